@@ -1,0 +1,54 @@
+# Mat Coach: `make run` and `make test` set up everything on a fresh Debian / Raspberry Pi OS
+# machine (system packages through apt, with sudo when not root; a .venv; the package), then
+# run or test. CI runs `make test` (see .ci/run).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# What `make run` passes to `assistant run`, e.g. make run ARGS="--text --speed 10"
+ARGS ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# espeak-ng: the voice; libportaudio2: sound devices; libatomic1: the aarch64 libvosk needs it;
+# pulseaudio*: the virtual room the tests speak and listen in; graphviz: the state diagram;
+# sox: test helpers; python3-venv: Debian's python3 needs it for `python3 -m venv`.
+APT_PACKAGES := espeak-ng libportaudio2 libatomic1 pulseaudio pulseaudio-utils \
+	libasound2-plugins graphviz sox python3-venv
+
+.PHONY: run test system lint typecheck unit diagram clean
+
+run: $(VENV)/.installed
+	$(BIN)/assistant run $(ARGS)
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check assistant tests
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+# Installs the apt packages that are missing (does nothing when all are there).
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing system packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | system $(VENV)/bin/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | system $(VENV)/bin/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+diagram: $(VENV)/.installed-test
+	$(BIN)/assistant diagram --out docs/session.svg
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""Settings built once from the command line and passed down as frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How `assistant run` runs."""
+
+    routine: str
+    """Built-in routine name or path to a routine TOML file."""
+    text: bool = False
+    """Typed commands in, printed sentences out."""
+    speed: float = 1.0
+    """Session seconds per real second in text mode (1 = real time)."""
+    script: Path | None = None
+    """Scripted session on a fake clock."""
+    engine: str = "auto"
+    model: Path | None = None
+    input_device: str | None = None
+    output_device: str | None = None
+    debug: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.1 <= self.speed <= 1000:
+            raise ValueError(f"speed must be from 0.1 to 1000, not {self.speed}")

@@ -1,0 +1,1 @@
+"""Command vocabularies, one JSON file per language (shipped as package data)."""

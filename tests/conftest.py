@@ -1,0 +1,40 @@
+"""Shared fixtures: the virtual sound room and small helpers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.room import Room, RoomUnavailable, virtual_room
+
+
+@pytest.fixture(scope="session")
+def room() -> Iterator[Room]:
+    """A PulseAudio virtual room, set as this process's sound server.
+
+    Skips (saying why) where PulseAudio cannot start; in CI (CI=true) that is a failure.
+    sounddevice is re-initialized so that PortAudio sees the room's `pulse` device.
+    """
+    try:
+        with virtual_room() as started:
+            saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER",
+                                                    "PULSE_SINK", "PULSE_SOURCE")}
+            os.environ.update({k: started.env[k] for k in saved})
+            try:
+                import sounddevice as sd
+
+                sd._terminate()
+                sd._initialize()
+                yield started
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+    except RoomUnavailable as err:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the PulseAudio virtual room must work in CI: {err}")
+        pytest.skip(f"no PulseAudio virtual room here: {err}")

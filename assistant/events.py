@@ -91,6 +91,8 @@ class SessionEventType(StrEnum):
     COMMAND_NOT_NOW = "command-not-now"
     VOICE_CONTROL = "voice-control"
     """The user asked for louder, quieter, slower or faster speech: data control."""
+    EARCON = "earcon"
+    """A short tone: data name, one of "heard", "tick", "rep_start", "rep_end"."""
     STOP_SPEAKING = "stop-speaking"
     """Cut off what is being said now (pause, stop, pain)."""
 

@@ -149,5 +149,9 @@ class SessionLoop:
             self.speaker.stop()
         elif event.type is SessionEventType.VOICE_CONTROL:
             self.speaker.adjust(VoiceControl(event.data["control"]))
+        elif event.type is SessionEventType.EARCON:
+            self.speaker.earcon(event.data["name"])
+        elif event.type is SessionEventType.COMMAND_ACCEPTED:
+            self.speaker.earcon("heard")
         for observe in self.session_observers:
             observe(event)

@@ -30,6 +30,8 @@ DurationOf: TypeAlias = Callable[[str], float]
 _PACE_STEP: Final = 1.25
 """How much "slower" stretches the pause after instructions and the pace of slides."""
 _PACE_LIMITS: Final = (0.5, 2.5)
+_TICKS_S: Final = (3.0, 2.0, 1.0)
+"""Countdown beeps this many seconds before a hold ends."""
 
 
 class SessionState(Enum):
@@ -54,6 +56,8 @@ class CueKind(Enum):
     INFO = "info"
     COUNTDOWN = "countdown"
     WARNING = "warning"
+    EARCON = "earcon"
+    """Not words: a short tone named by the text ("tick", "rep_start", "rep_end")."""
 
 
 S = SessionState
@@ -259,7 +263,10 @@ class Session:
             return
         while self.timer.cues and self.timer.cues[0][0] <= now:
             _, text, kind = self.timer.cues.pop(0)
-            self._say(text, kind)
+            if kind is CueKind.EARCON:
+                self._emit(SessionEventType.EARCON, name=text)
+            else:
+                self._say(text, kind)
         if self.timer.ends_at_s is not None and self.timer.ends_at_s <= now:
             self.timer.ends_at_s = None
             self.trigger("time_up")
@@ -364,6 +371,7 @@ class Session:
         if pacing.countdown_s < ex.dose.hold_s:
             seconds = round(pacing.countdown_s)
             cues.append((countdown_at, self.cues.say("countdown", seconds=seconds), CueKind.COUNTDOWN))
+        cues += [(ends - s, "tick", CueKind.EARCON) for s in _TICKS_S if s < ex.dose.hold_s]
         self.timer = _Timer(ends, sorted(cues, key=lambda c: c[0]))
 
     def start_rest(self, event: Any) -> None:
@@ -420,6 +428,7 @@ class Session:
         progress = self.progress[self.ex_index]
         progress.reps_done += 1
         progress.active_s += self.clock.now() - self.phase_started_s
+        self._emit(SessionEventType.EARCON, name="rep_end")
         self._emit(SessionEventType.REP_ENDED, exercise=self.exercise.id, rep=self.rep,
                    side=self._side(), completed=True, reps_done=progress.reps_done)
         if self.rep < self.exercise.dose.reps:
@@ -672,6 +681,7 @@ class Session:
 
     def _rep_started(self) -> None:
         ex = self.exercise
+        self._emit(SessionEventType.EARCON, name="rep_start")
         self._emit(SessionEventType.REP_STARTED, exercise=ex.id, rep=self.rep,
                    reps=ex.dose.reps, side=self._side())
 

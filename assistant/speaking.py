@@ -46,6 +46,10 @@ class Speaker(Protocol):
         """How long saying `text` takes (exact when rendered, else an estimate)."""
         ...
 
+    def earcon(self, name: str) -> None:
+        """Play a short tone: "heard", "tick", "rep_start" or "rep_end"."""
+        ...
+
     def close(self) -> None:
         """Finish: stop playing and release devices and threads."""
         ...
@@ -81,6 +85,9 @@ class TextSpeaker:
 
     def duration_s(self, text: str) -> float:
         return estimate_speech_s(text, self.rate_factor)
+
+    def earcon(self, name: str) -> None:
+        """Tones are not printed: the words around them say the same."""
 
     def close(self) -> None:
         self._out.flush()

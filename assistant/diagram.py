@@ -6,26 +6,54 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import UsageError
-from assistant.session import TRANSITIONS, SessionState
+from assistant.session import ACTIVE_STATES, TRANSITIONS, SessionState
 
 _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 
 
+_ACTIVE = "ACTIVE"
+_CONFIRM = "CONFIRMING STOP"  # no underscore: that would nest it in the drawing
+_AROUND = {"pause", "stop", "pain", "resume", "no", "yes"}
+"""Triggers that work the same from every active state: drawn once, from the ACTIVE cluster."""
+
+
+def _name(state: SessionState) -> str:
+    if state is SessionState.CONFIRMING_STOP:
+        return _CONFIRM
+    return f"{_ACTIVE}_{state.name}" if state in ACTIVE_STATES else state.name
+
+
 def _drawn_rules() -> list[dict[str, Any]]:
-    """The rules that change state; in-place answers (help, repeat...) would only add clutter."""
-    seen: set[tuple[str, str, str]] = set()
-    rules = []
+    """State-changing rules; pause, stop and pain are drawn once from the ACTIVE cluster."""
+    rules: list[dict[str, Any]] = [
+        {"trigger": "pause | pain", "source": _ACTIVE, "dest": "PAUSED"},
+        {"trigger": "resume (to where it was)", "source": "PAUSED", "dest": _ACTIVE},
+        {"trigger": "stop", "source": _ACTIVE, "dest": _CONFIRM},
+        {"trigger": "stop", "source": "PAUSED", "dest": _CONFIRM},
+        {"trigger": "no | silence (to where it was)", "source": _CONFIRM, "dest": _ACTIVE},
+        {"trigger": "no | silence (asked while paused)", "source": _CONFIRM, "dest": "PAUSED"},
+        {"trigger": "pain", "source": _CONFIRM, "dest": "PAUSED"},
+        {"trigger": "yes", "source": _CONFIRM, "dest": "FINISHED"},
+    ]
+    grouped: dict[tuple[str, str, str, str], list[str]] = {}
     for rule in TRANSITIONS:
-        if rule["dest"] is None:
+        if rule["dest"] is None or rule["trigger"] in _AROUND:
             continue
+        if rule["source"] is SessionState.CONFIRMING_STOP:
+            continue  # time_up while asking: drawn as "silence" above
         sources = rule["source"] if isinstance(rule["source"], list) else [rule["source"]]
         for source in sources:
-            key = (rule["trigger"], source.name, rule["dest"].name)
-            if key in seen:
-                continue
-            seen.add(key)
-            drawn = {k: v for k, v in rule.items() if k in ("trigger", "dest", "conditions", "unless")}
-            rules.append({**drawn, "source": source})
+            key = (_name(source), _name(rule["dest"]), rule.get("conditions", ""), rule.get("unless", ""))
+            triggers = grouped.setdefault(key, [])
+            if rule["trigger"] not in triggers:
+                triggers.append(rule["trigger"])
+    for (source, dest, conditions, unless), triggers in grouped.items():
+        drawn: dict[str, Any] = {"trigger": " | ".join(triggers), "source": source, "dest": dest}
+        if conditions:
+            drawn["conditions"] = conditions
+        if unless:
+            drawn["unless"] = unless
+        rules.append(drawn)
     return rules
 
 
@@ -35,7 +63,7 @@ def draw_session_diagram(out: Path) -> None:
     if fmt is None:
         raise UsageError("usage", f"--out must end in .svg, .png, .pdf or .dot, not '{out.name}'.")
     try:
-        from transitions.extensions import GraphMachine
+        from transitions.extensions import HierarchicalGraphMachine
     except ImportError as err:  # pragma: no cover - transitions ships the module
         raise UsageError("diagram-missing", f"transitions' diagram support is missing ({err}).") \
             from err
@@ -51,11 +79,18 @@ def draw_session_diagram(out: Path) -> None:
     class _Picture:
         pass
 
-    machine = GraphMachine(
-        model=_Picture(), states=SessionState, transitions=_drawn_rules(),
-        initial=SessionState.IDLE, auto_transitions=False, show_conditions=True,
-        title="Mat Coach session", graph_engine="graphviz",
+    states: list[Any] = [
+        "IDLE",
+        {"name": _ACTIVE, "children": [s.name for s in ACTIVE_STATES], "initial": "OPENING"},
+        "PAUSED", _CONFIRM, "FINISHED",
+    ]
+    machine = HierarchicalGraphMachine(
+        model=_Picture(), states=states, transitions=[
+            {"trigger": "start", "source": "IDLE", "dest": _ACTIVE}, *_drawn_rules()],
+        initial="IDLE", auto_transitions=False, show_conditions=True,
+        title="Mat Coach session (time_up: the clock ends the phase)", graph_engine="graphviz",
     )
+    machine.machine_attributes["rankdir"] = "TB"
     graph = machine.get_graph()
     try:
         if fmt == "dot":

@@ -61,6 +61,8 @@ class CueKind(Enum):
 
 
 S = SessionState
+ACTIVE_STATES: Final = (S.OPENING, S.INSTRUCTING, S.HOLDING, S.RESTING, S.MOVING, S.BREATHING)
+"""States in which the session is running: pause, stop and pain work from each."""
 _ACTIVE: Final = [S.OPENING, S.INSTRUCTING, S.HOLDING, S.RESTING, S.MOVING, S.BREATHING]
 _ACTION: Final = [S.HOLDING, S.RESTING, S.MOVING, S.BREATHING]
 _EXERCISE: Final = [S.INSTRUCTING, *_ACTION]

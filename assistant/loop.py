@@ -71,18 +71,26 @@ class SessionLoop:
 
     def run_until_idle(self) -> None:
         """Drive the session on a FakeClock until it ends or nothing more can happen."""
+        self.run_until(None)
+
+    def run_until(self, until_s: float | None) -> None:
+        """Drive the session on a FakeClock up to session second `until_s` (None: no limit)."""
         if not isinstance(self.clock, FakeClock):
-            raise TypeError("run_until_idle needs a FakeClock")
+            raise TypeError("run_until needs a FakeClock")
         while not self._done():
             self._drain()
             self._deliver_scheduled()
             self.session.check_time()
             if self._done() or not self.inbox.empty():
                 continue
-            due = self._next_due()
-            if due is None:
-                return
+            due = self.next_due()
+            if due is None or (until_s is not None and due > until_s):
+                break
             self.clock.advance_to(due)
+        if until_s is not None and not self._done():
+            self.clock.advance_to(until_s)
+            self._deliver_scheduled()
+            self.session.check_time()
 
     def run(self) -> None:
         """Drive the session in real time until it ends or a Shutdown arrives."""
@@ -91,7 +99,7 @@ class SessionLoop:
             self.session.check_time()
             if self._done():
                 break
-            due = self._next_due()
+            due = self.next_due()
             wait = _MAX_IDLE_WAIT_S
             if due is not None:
                 wait = min(wait, self.clock.real_seconds(due - self.clock.now()))
@@ -106,7 +114,8 @@ class SessionLoop:
     def _done(self) -> bool:
         return self.session.finished or self.stopped_by is not None
 
-    def _next_due(self) -> float | None:
+    def next_due(self) -> float | None:
+        """When the session or a scheduled event next needs the loop (session seconds)."""
         times = [t for t in (self.session.next_deadline(),
                              self._scheduled[0][0] if self._scheduled else None) if t is not None]
         return min(times) if times else None

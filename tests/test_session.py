@@ -542,3 +542,24 @@ def test_the_built_in_routine_is_the_article() -> None:
     assert "rest_s" in hold.dose.defaults and "rep_s" in slides.dose.defaults
     assert "duration_s" in breathing.dose.defaults
     assert "Bilkova" in routine.source
+
+
+def test_a_fault_inside_the_session_apologises_and_pauses_instead_of_crashing() -> None:
+    """A bug (here: a cue missing from the table) is logged; the user hears sorry, and can resume."""
+    from dataclasses import replace
+
+    from assistant.cues import load_cues
+    from assistant.session import Session
+
+    cues = load_cues()
+    broken = replace(cues, cues={k: v for k, v in cues.cues.items() if k != "rest_start"})
+    coach = short()
+    coach.session.cues = broken
+    hold = coach.run_until_said("Repetition 1 of 2.")
+    assert isinstance(coach.session, Session)
+    coach.run_until(hold + 60)
+    assert coach.session.state is SessionState.PAUSED
+    assert any("something went wrong" in t for t in coach.texts())
+    coach.session.cues = cues
+    coach.say_at(hold + 61, "resume").run_until(hold + 61)
+    assert coach.session.state is not SessionState.PAUSED

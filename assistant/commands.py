@@ -37,6 +37,8 @@ class Intent(StrEnum):
     QUIETER = "quieter"
     SLOWER = "slower"
     FASTER = "faster"
+    PROGRESS = "progress"
+    """How am I doing: one sentence about this week's sessions."""
 
 
 @dataclass(frozen=True, slots=True)

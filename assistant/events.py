@@ -76,6 +76,8 @@ class SessionEventType(StrEnum):
     """What the session announces. Adapters decide what to do with each."""
 
     SESSION_STARTED = "session-started"
+    SESSION_RESUMED = "session-resumed"
+    """An interrupted session goes on: data token (the history's id), exercise, rep."""
     SESSION_ENDED = "session-ended"
     CUE = "cue"
     """Something to say: data text, kind ('instruction', 'info', 'countdown', 'warning') and urgent."""

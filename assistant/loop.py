@@ -67,7 +67,7 @@ class SessionLoop:
 
     def start(self) -> None:
         if self.session.state.name == "IDLE":
-            self.session.trigger("start")
+            self.session.begin()
 
     def run_until_idle(self) -> None:
         """Drive the session on a FakeClock until it ends or nothing more can happen."""

@@ -46,6 +46,7 @@ class SessionState(Enum):
     BREATHING = "breathing"
     PAUSED = "paused"
     CONFIRMING_STOP = "confirming_stop"
+    OFFERING_RESUME = "offering_resume"
     FINISHED = "finished"
 
 
@@ -67,6 +68,8 @@ _ACTIVE: Final = [S.OPENING, S.INSTRUCTING, S.HOLDING, S.RESTING, S.MOVING, S.BR
 _ACTION: Final = [S.HOLDING, S.RESTING, S.MOVING, S.BREATHING]
 _EXERCISE: Final = [S.INSTRUCTING, *_ACTION]
 _VOICE: Final = ["louder", "quieter", "slower", "faster"]
+_QUESTIONS: Final = (S.CONFIRMING_STOP, S.OFFERING_RESUME)
+"""States that wait for yes or no, for a while."""
 
 
 def _finish_exercise(trigger: str, source: Any, before: list[str]) -> list[dict[str, Any]]:
@@ -83,6 +86,11 @@ def _finish_exercise(trigger: str, source: Any, before: list[str]) -> list[dict[
 # One rule per line; the first rule whose conditions hold wins. `time_up` is the clock's trigger.
 TRANSITIONS: Final[list[dict[str, Any]]] = [
     {"trigger": "start", "source": S.IDLE, "dest": S.OPENING, "after": "start_opening"},
+    # after an interrupted session: continue where it stopped (yes), or afresh (no, silence)
+    {"trigger": "offer_resume", "source": S.IDLE, "dest": S.OFFERING_RESUME, "after": "ask_to_resume"},
+    {"trigger": "yes", "source": S.OFFERING_RESUME, "dest": S.INSTRUCTING, "after": "resume_session"},
+    *[{"trigger": t, "source": S.OFFERING_RESUME, "dest": S.OPENING, "after": "start_afresh"}
+      for t in ("no", "time_up")],
     # opening: the article's introduction, line by line; next or skip go to exercise 1
     {"trigger": "time_up", "source": S.OPENING, "dest": None, "unless": "is_last_line", "after": "say_next_line"},
     *[{"trigger": t, "source": S.OPENING, "dest": S.INSTRUCTING, "after": "start_first_exercise"}
@@ -126,13 +134,14 @@ TRANSITIONS: Final[list[dict[str, Any]]] = [
       for t in ("no", "time_up") for s in (*_ACTIVE, S.PAUSED)],
     # pain: pause at once, advise, offer skip or stop
     {"trigger": "pain", "source": [*_ACTIVE, S.CONFIRMING_STOP], "dest": S.PAUSED, "before": "freeze", "after": "advise_on_pain"},
-    {"trigger": "pain", "source": [S.PAUSED, S.IDLE, S.FINISHED], "dest": None, "after": "advise_on_pain"},
+    {"trigger": "pain", "source": [S.PAUSED, S.IDLE, S.OFFERING_RESUME, S.FINISHED], "dest": None, "after": "advise_on_pain"},
     # said in place, wherever they make sense
     {"trigger": "repeat", "source": [s for s in S if s is not S.IDLE], "dest": None, "conditions": "has_said_something", "after": "say_again"},
     {"trigger": "help", "source": "*", "dest": None, "after": "say_help"},
     {"trigger": "time_left", "source": [*_ACTION, S.PAUSED, S.CONFIRMING_STOP], "dest": None, "conditions": "has_timer", "after": "say_time_left"},
     {"trigger": "mistakes", "source": [*_EXERCISE, S.PAUSED, S.CONFIRMING_STOP], "dest": None, "conditions": "has_exercise", "after": "say_mistakes"},
     *[{"trigger": v, "source": "*", "dest": None, "after": "change_voice"} for v in _VOICE],
+    {"trigger": "progress", "source": "*", "dest": None, "after": "say_progress"},
 ]  # fmt: skip
 
 
@@ -151,6 +160,22 @@ class _Timer:
     def next_at(self) -> float | None:
         times = [t for t in (self.ends_at_s, self.cues[0][0] if self.cues else None) if t is not None]
         return min(times) if times else None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """Where an interrupted session stopped, from the history."""
+
+    token: int
+    """The history's id of the interrupted session."""
+    ex_index: int
+    rep: int
+    """The repetition that was under way (1-based); completed ones are in `progress`."""
+    side_index: int
+    progress: tuple[tuple[str, int, float], ...]
+    """Per exercise: status, completed repetitions, active seconds."""
+    elapsed_s: float
+    """How long the interrupted session had been going."""
 
 
 @dataclass(slots=True)
@@ -183,12 +208,16 @@ class Session:
         *,
         duration_of: DurationOf = estimate_speech_s,
         cues: CueTable | None = None,
+        resume_point: ResumePoint | None = None,
+        progress_report: Callable[[], str] | None = None,
     ) -> None:
         self.routine = routine
         self.clock = clock
         self._announce = announce
         self.duration_of = duration_of
         self.cues = cues or load_cues()
+        self.resume_point = resume_point
+        self.progress_report = progress_report
         self.pace = 1.0
         self.ex_index = 0
         self.line_index = 0
@@ -245,9 +274,13 @@ class Session:
         """Something was typed or said that is no command."""
         self._say(self.cues.say("not_understood"), CueKind.INFO)
 
+    def begin(self) -> None:
+        """Start: with the offer to continue an interrupted session, if there is one."""
+        self.trigger("offer_resume" if self.resume_point else "start")
+
     def next_deadline(self) -> float | None:
         """When `check_time()` next has something to do, in session seconds."""
-        if self.state is SessionState.CONFIRMING_STOP:
+        if self.state in _QUESTIONS:
             return self.question_ends_at_s
         if self.frozen_at_s is not None:
             return None
@@ -256,7 +289,7 @@ class Session:
     def check_time(self) -> None:
         """Say the sentences that are due and end the phase whose time is up."""
         now = self.clock.now()
-        if self.state is SessionState.CONFIRMING_STOP:
+        if self.state in _QUESTIONS:
             if self.question_ends_at_s is not None and self.question_ends_at_s <= now:
                 self.question_ends_at_s = None
                 self.trigger("time_up")
@@ -324,6 +357,34 @@ class Session:
         return bool(self.last_instruction)
 
     # ------------------------------------------------------------ callbacks: phases
+
+    def ask_to_resume(self, event: Any) -> None:
+        point = self.resume_point
+        assert point is not None
+        ex = self.routine.exercises[point.ex_index]
+        self._say(self.cues.say("resume_offer", number=point.ex_index + 1,
+                                total=len(self.routine.exercises), name=ex.name), CueKind.INFO)
+        question = self.cues.say("resume_question")
+        self._say(question, CueKind.INSTRUCTION)
+        self.question_ends_at_s = (self.clock.now() + self.duration_of(question)
+                                   + self.routine.pacing.confirm_timeout_s)
+
+    def resume_session(self, event: Any) -> None:
+        point = self.resume_point
+        assert point is not None
+        self.question_ends_at_s = None
+        self.started_at_s = self.clock.now() - point.elapsed_s
+        for progress, (status, reps_done, active_s) in zip(self.progress, point.progress, strict=False):
+            progress.status, progress.reps_done, progress.active_s = status, reps_done, active_s
+        self._emit(SessionEventType.SESSION_RESUMED, token=point.token,
+                   exercise=self.routine.exercises[point.ex_index].id, rep=point.rep)
+        self._say(self.cues.say("resume_yes"), CueKind.INFO)
+        self._begin_exercise(point.ex_index, rep=point.rep, side_index=point.side_index)
+
+    def start_afresh(self, event: Any) -> None:
+        self.question_ends_at_s = None
+        self._say(self.cues.say("resume_no"), CueKind.INFO)
+        self.start_opening(event)
 
     def start_opening(self, event: Any) -> None:
         self.started_at_s = self.clock.now()
@@ -431,13 +492,13 @@ class Session:
         progress.reps_done += 1
         progress.active_s += self.clock.now() - self.phase_started_s
         self._emit(SessionEventType.EARCON, name="rep_end")
-        self._emit(SessionEventType.REP_ENDED, exercise=self.exercise.id, rep=self.rep,
-                   side=self._side(), completed=True, reps_done=progress.reps_done)
+        finished_rep, finished_side = self.rep, self._side()
         if self.rep < self.exercise.dose.reps:
             self.rep += 1
         elif self.side_index < len(self.exercise.dose.sides) - 1:
             self.side_index += 1
             self.rep = 1
+        self._rep_ended(finished_rep, finished_side, completed=True)
 
     def end_breathing(self, event: Any) -> None:
         progress = self.progress[self.ex_index]
@@ -446,8 +507,7 @@ class Session:
         done_by_clock = event.event.name == "time_up"
         if done_by_clock:
             self._say(self.cues.say("breathing_end"), CueKind.INFO)
-        self._emit(SessionEventType.REP_ENDED, exercise=self.exercise.id, rep=1, side="",
-                   completed=True, reps_done=1)
+        self._rep_ended(1, "", completed=True)
 
     def abandon_rep(self, event: Any) -> None:
         """Leaving a hold or slide before its end: it does not count."""
@@ -455,9 +515,7 @@ class Session:
         if activity in (S.HOLDING, S.MOVING, S.BREATHING):
             if activity is S.BREATHING:
                 self.progress[self.ex_index].active_s += self._frozen_or_now() - self.phase_started_s
-            self._emit(SessionEventType.REP_ENDED, exercise=self.exercise.id, rep=self.rep,
-                       side=self._side(), completed=False,
-                       reps_done=self.progress[self.ex_index].reps_done)
+            self._rep_ended(self.rep, self._side(), completed=False)
         self.timer = _Timer()
 
     def skip_exercise(self, event: Any) -> None:
@@ -576,6 +634,10 @@ class Session:
         for line in self.exercise.mistakes:
             self._say(line, CueKind.WARNING)
 
+    def say_progress(self, event: Any) -> None:
+        report = self.progress_report() if self.progress_report else ""
+        self._say(report or self.cues.say("progress_none"), CueKind.INFO)
+
     def change_voice(self, event: Any) -> None:
         control = event.event.name
         if control == "slower":
@@ -643,10 +705,10 @@ class Session:
 
     # ------------------------------------------------------------ helpers
 
-    def _begin_exercise(self, index: int) -> None:
+    def _begin_exercise(self, index: int, rep: int = 1, side_index: int = 0) -> None:
         self.ex_index = index
-        self.rep = 1
-        self.side_index = 0
+        self.rep = rep
+        self.side_index = side_index
         self.timer = _Timer()
         self.frozen_at_s = None
         ex = self.exercise
@@ -707,6 +769,14 @@ class Session:
             slot += 1
         return out
 
+    def _rep_ended(self, rep: int, side: str, *, completed: bool) -> None:
+        """Announce a finished (or abandoned) repetition, with where to pick up again."""
+        progress = self.progress[self.ex_index]
+        self._emit(SessionEventType.REP_ENDED, exercise=self.exercise.id, index=self.ex_index,
+                   rep=rep, side=side, completed=completed, reps_done=progress.reps_done,
+                   active_s=round(progress.active_s, 1), next_rep=self.rep,
+                   next_side_index=self.side_index)
+
     def _side(self) -> str:
         sides = self.exercise.dose.sides
         return sides[self.side_index] if sides else ""
@@ -733,6 +803,8 @@ class Session:
             return self.cues.not_now["finished"]
         if self.state is S.CONFIRMING_STOP:
             return self.cues.not_now["confirming"]
+        if self.state is S.OFFERING_RESUME:
+            return self.cues.not_now["offering_resume"]
         if self.state is S.PAUSED and intent in (Intent.NEXT, Intent.BACK, Intent.DONE, Intent.START):
             return self.cues.not_now["paused"]
         if intent is Intent.TIME_LEFT:

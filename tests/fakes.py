@@ -10,7 +10,7 @@ from assistant.commands import Command, load_grammar
 from assistant.events import NotUnderstood, SessionEvent, SessionEventType
 from assistant.loop import SessionLoop
 from assistant.routine import Routine, load_routine
-from assistant.session import Session
+from assistant.session import ResumePoint, Session
 from assistant.speaking import VoiceControl, estimate_speech_s
 
 
@@ -53,7 +53,8 @@ class RecordingSpeaker:
 class CoachedSession:
     """A whole session on a fake clock: say things at session seconds, then read what it said."""
 
-    def __init__(self, routine: Routine | None = None) -> None:
+    def __init__(self, routine: Routine | None = None, *, resume_point: ResumePoint | None = None,
+                 progress_report: Callable[[], str] | None = None) -> None:
         self.clock = FakeClock()
         self.speaker = RecordingSpeaker(self.clock.now)
         self.grammar = load_grammar()
@@ -61,7 +62,8 @@ class CoachedSession:
         routine = routine or load_routine()
         self.loop = SessionLoop(
             lambda announce: Session(routine, self.clock, announce,
-                                     duration_of=self.speaker.duration_s),
+                                     duration_of=self.speaker.duration_s,
+                                     resume_point=resume_point, progress_report=progress_report),
             self.clock, self.speaker,
         )
         self.loop.session_observers.append(self.events.append)

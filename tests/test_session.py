@@ -9,7 +9,7 @@ import pytest
 from assistant.commands import Command, Intent
 from assistant.events import SessionEventType
 from assistant.routine import Routine, load_routine, parse_routine
-from assistant.session import SessionState
+from assistant.session import ResumePoint, SessionState
 from assistant.speaking import VoiceControl
 from tests.fakes import CoachedSession
 
@@ -489,8 +489,15 @@ def test_something_that_is_no_command_gets_a_helpful_sentence() -> None:
 # ---------------------------------------------------------------- every intent, every state
 
 
+INTERRUPTED = ResumePoint(token=7, ex_index=1, rep=2, side_index=1,
+                          progress=(("done", 2, 60.0), ("started", 3, 30.0), ("not reached", 0, 0.0)),
+                          elapsed_s=300.0)
+
+
 def _reach(state: SessionState) -> CoachedSession:
     """A fresh short session brought to `state`."""
+    if state is SessionState.OFFERING_RESUME:
+        return CoachedSession(short_routine(), resume_point=INTERRUPTED)
     coach = short()
     marks = {
         SessionState.OPENING: "Hello.",
@@ -563,3 +570,46 @@ def test_a_fault_inside_the_session_apologises_and_pauses_instead_of_crashing() 
     coach.session.cues = cues
     coach.say_at(hold + 61, "resume").run_until(hold + 61)
     assert coach.session.state is not SessionState.PAUSED
+
+
+# ---------------------------------------------------------------- after an interruption
+
+
+def test_an_interrupted_session_is_offered_and_yes_continues_at_its_exercise_and_repetition() -> None:
+    """'yes' goes on with the slide that was under way; the summary counts what was done before."""
+    coach = CoachedSession(short_routine(), resume_point=INTERRUPTED)
+    assert coach.texts() == ["Last time you stopped during exercise 2 of 3: The slides.",
+                             "Shall we continue from there? Say yes or no."]
+    coach.say_at(2, "yes").run_until(2)
+    assert coach.texts()[-2:] == ["Welcome back. We continue where you stopped.",
+                                  "Exercise 2 of 3: The slides."]
+    coach.run_until_said("Slide 2 of 2, left leg.")
+    assert coach.count("Slide 1 of 2") == 0, "completed slides are not done again"
+    coach.run_to_end()
+    assert "The hold: 2 of 2 holds." in coach.texts()
+    assert "The slides: 4 of 4 slides." in coach.texts()
+    assert coach.events_of(SessionEventType.SESSION_RESUMED)[0].data["token"] == 7
+    assert not coach.events_of(SessionEventType.SESSION_STARTED)
+
+
+@pytest.mark.parametrize("answer", ["no", None])
+def test_no_or_silence_starts_afresh_after_an_interruption(answer: str | None) -> None:
+    """'no', or no answer, starts the whole routine from its opening."""
+    coach = CoachedSession(short_routine(), resume_point=INTERRUPTED)
+    if answer:
+        coach.say_at(2, answer)
+    coach.run_until_said("Hello.")
+    assert "Then we start afresh." in coach.texts()
+    assert coach.events_of(SessionEventType.SESSION_STARTED)
+    if answer is None:
+        assert coach.when("Hello.") > 10, "it waits for an answer first"
+
+
+def test_how_am_i_doing_says_one_sentence_of_progress() -> None:
+    """'how am I doing' is answered from the history (or says there is none yet)."""
+    coach = CoachedSession(short_routine(), progress_report=lambda: "Three sessions this week.")
+    coach.say_at(1, "how am I doing").run_until(1)
+    assert coach.texts()[-1] == "Three sessions this week."
+    plain = short()
+    plain.say_at(1, "how am i doing").run_until(1)
+    assert plain.texts()[-1] == "No sessions are recorded for the last seven days yet."

@@ -13,9 +13,12 @@ from typing import Final, TextIO
 from assistant import __version__
 from assistant.clock import Clock, FakeClock, MonotonicClock
 from assistant.commands import Command, Grammar, load_grammar
+from assistant.cues import load_cues
 from assistant.errors import MatCoachError, UsageError
 from assistant.events import CommandHeard, InboxEvent, NotUnderstood, Shutdown
+from assistant.history import HistoryRecorder, SqliteHistory, default_data_dir, progress_sentence
 from assistant.loop import SessionLoop
+from assistant.report import plot_minutes, print_history, write_csv
 from assistant.routine import BUILTIN_ROUTINE, builtin_routine_names, load_routine, routine_text
 from assistant.script import load_script
 from assistant.session import Session
@@ -52,7 +55,14 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     voice.add_argument("--model", type=Path, metavar="DIR", help="Vosk model folder")
     voice.add_argument("--input-device", metavar="D", help="microphone: index or name part")
     voice.add_argument("--output-device", metavar="D", help="speaker: index or name part")
+    _add_data_dir(p)
     p.set_defaults(handler=_cmd_run)
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="where the session history is kept (default: $MATCOACH_DATA_DIR or your "
+                        "user data folder); scripted sessions are recorded only when this is given")
 
 
 def _run_settings(args: argparse.Namespace) -> RunSettings:
@@ -64,21 +74,43 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         _LOGGER.warning("--speed only applies with --text; it will not be used.")
     if args.speed != 1.0 and args.script is not None:
         _LOGGER.warning("--speed is not used with --script: a script runs on a fake clock.")
+    data_dir = args.data_dir
+    if data_dir is None and args.script is None:
+        data_dir = default_data_dir()
     return RunSettings(
         routine=args.routine, text=args.text, speed=args.speed, script=args.script,
         engine=args.engine, model=args.model, input_device=args.input_device,
-        output_device=args.output_device, debug=args.debug,
+        output_device=args.output_device, debug=args.debug, data_dir=data_dir,
     )
 
 
 def build_loop(settings: RunSettings, clock: Clock, speaker: Speaker) -> SessionLoop:
-    """A session loop over the routine of `settings`, speaking through `speaker`."""
+    """A session loop over the routine of `settings`, speaking through `speaker`, recording history.
+
+    With a history, an interrupted session of today is offered first, "how am I doing" is
+    answered from it, and every repetition is committed as it is done.
+    """
     routine = load_routine(settings.routine)
-    return SessionLoop(
-        lambda announce: Session(routine, clock, announce, duration_of=speaker.duration_s),
+    history = None
+    if settings.data_dir is not None:
+        history = SqliteHistory.open(settings.data_dir)
+        if history.notice:
+            print(history.notice, file=sys.stderr)
+    resume_point = history.interrupted_today(routine) if history else None
+    cues = load_cues()
+
+    def progress() -> str:
+        return progress_sentence(history, cues) if history else ""
+
+    loop = SessionLoop(
+        lambda announce: Session(routine, clock, announce, duration_of=speaker.duration_s, cues=cues,
+                                 resume_point=resume_point, progress_report=progress),
         clock,
         speaker,
     )
+    if history is not None:
+        loop.session_observers.append(HistoryRecorder(history, routine, offered=resume_point))
+    return loop
 
 
 def heard(grammar: Grammar, phrase: str, at_s: float) -> InboxEvent:
@@ -156,6 +188,45 @@ def _run_typed(settings: RunSettings, grammar: Grammar) -> int:
 # ---------------------------------------------------------------- routine, diagram
 
 
+def _add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("history", help="past sessions and a weekly summary")
+    p.add_argument("--last", type=int, default=10, metavar="N", help="how many sessions (default: 10)")
+    p.add_argument("--days", type=int, default=7, metavar="N",
+                   help="days in the summary and the plot (default: 7)")
+    p.add_argument("--csv", metavar="FILE", help="export one row per exercise per session ('-': stdout)")
+    p.add_argument("--plot", type=Path, metavar="FILE.png",
+                   help="draw minutes per day (needs the 'plot' extra: matplotlib)")
+    _add_data_dir(p)
+    p.set_defaults(handler=_cmd_history)
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    if not 1 <= args.last <= 10_000 or not 1 <= args.days <= 3660:
+        raise UsageError("usage", "--last must be from 1 to 10000 and --days from 1 to 3660.")
+    folder = args.data_dir or default_data_dir()
+    history = SqliteHistory.open(folder)
+    if history.notice:
+        print(history.notice, file=sys.stderr)
+    try:
+        if args.csv == "-":
+            write_csv(history, sys.stdout)
+        elif args.csv:
+            try:
+                with open(args.csv, "w", newline="", encoding="utf-8") as out:
+                    rows = write_csv(history, out)
+            except OSError as err:
+                raise UsageError("csv-write", f"Cannot write {args.csv} ({err.strerror}).") from err
+            print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
+        if args.plot:
+            plot_minutes(history, args.plot, args.days)
+            print(f"Wrote {args.plot}", file=sys.stderr)
+        if not args.csv and not args.plot:
+            print_history(history, sys.stdout, last=args.last, days=args.days)
+    finally:
+        history.close()
+    return EXIT_OK
+
+
 def _add_routine(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("routine", help="list, show or check routines")
     rsub = p.add_subparsers(dest="routine_command", required=True, metavar="list|show|check")
@@ -219,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="detailed logs, and a traceback for any error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_routine, _add_diagram):
+    for add in (_add_run, _add_history, _add_routine, _add_diagram):
         add(sub)
     return parser
 

@@ -547,7 +547,8 @@ class Session:
             self._say(line, CueKind.INSTRUCTION if line is summary[0] else CueKind.INFO)
         self.last_instruction = summary
         self._say(self.cues.say("goodbye"), CueKind.INFO)
-        self._emit(SessionEventType.SESSION_ENDED, summary=summary,
+        how = "stopped" if event.event.name == "yes" else "finished"
+        self._emit(SessionEventType.SESSION_ENDED, summary=summary, how=how,
                    duration_s=round(self.ended_at_s - (self.started_at_s or 0.0), 1),
                    progress=[{"exercise": e.id, "status": p.status, "reps_done": p.reps_done,
                               "active_s": round(p.active_s, 1)}
@@ -568,8 +569,8 @@ class Session:
             self.frozen_at_s = self.clock.now()
 
     def announce_pause(self, event: Any) -> None:
-        self._emit(SessionEventType.PAUSED, reason="asked", during=self.paused_from.value
-                   if self.paused_from else "")
+        self._emit(SessionEventType.PAUSED, reason="asked", exercise=self._exercise_id_if_any(),
+                   during=self.paused_from.value if self.paused_from else "")
         self._say(self.cues.say("paused"), CueKind.INFO)
 
     def say_already_paused(self, event: Any) -> None:
@@ -601,10 +602,10 @@ class Session:
             self._say_line()  # the line was probably cut off; say it again, then go on
 
     def advise_on_pain(self, event: Any) -> None:
-        exercise = self.exercise.id if self._current_activity() in _EXERCISE else ""
+        exercise = self._exercise_id_if_any()
         if event.transition.dest is not None:
-            self._emit(SessionEventType.PAUSED, reason="pain", during=self.paused_from.value
-                       if self.paused_from else "")
+            self._emit(SessionEventType.PAUSED, reason="pain", exercise=exercise,
+                       during=self.paused_from.value if self.paused_from else "")
         self._emit(SessionEventType.PAIN_REPORTED, exercise=exercise)
         for i, line in enumerate(self.routine.pain_advice):
             self._say(line, CueKind.WARNING, urgent=i == 0)
@@ -789,6 +790,9 @@ class Session:
         if state is S.PAUSED and self.paused_from is not None:
             state = self.paused_from
         return state
+
+    def _exercise_id_if_any(self) -> str:
+        return self.exercise.id if self._current_activity() in _EXERCISE else ""
 
     def _frozen_or_now(self) -> float:
         return self.frozen_at_s if self.frozen_at_s is not None else self.clock.now()

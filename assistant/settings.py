@@ -23,6 +23,8 @@ class RunSettings:
     input_device: str | None = None
     output_device: str | None = None
     debug: bool = False
+    data_dir: Path | None = None
+    """Where the history is kept; None: not recorded."""
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.speed <= 1000:

@@ -10,6 +10,18 @@ import pytest
 from tests.room import Room, RoomUnavailable, virtual_room
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Sessions run by tests (and their subprocesses) never write to the real user's history."""
+    saved = os.environ.get("MATCOACH_DATA_DIR")
+    os.environ["MATCOACH_DATA_DIR"] = str(tmp_path_factory.mktemp("history"))
+    yield
+    if saved is None:
+        os.environ.pop("MATCOACH_DATA_DIR", None)
+    else:
+        os.environ["MATCOACH_DATA_DIR"] = saved
+
+
 @pytest.fixture(scope="session")
 def room() -> Iterator[Room]:
     """A PulseAudio virtual room, set as this process's sound server.

@@ -62,3 +62,5 @@ class SpeechError(MatCoachError):
 
 class HistoryError(MatCoachError):
     """The session history database cannot be used."""
+
+    exit_code = 2

@@ -54,7 +54,8 @@ class CoachedSession:
     """A whole session on a fake clock: say things at session seconds, then read what it said."""
 
     def __init__(self, routine: Routine | None = None, *, resume_point: ResumePoint | None = None,
-                 progress_report: Callable[[], str] | None = None) -> None:
+                 progress_report: Callable[[], str] | None = None,
+                 observers: tuple[Callable[[SessionEvent], None], ...] = ()) -> None:
         self.clock = FakeClock()
         self.speaker = RecordingSpeaker(self.clock.now)
         self.grammar = load_grammar()
@@ -66,7 +67,7 @@ class CoachedSession:
                                      resume_point=resume_point, progress_report=progress_report),
             self.clock, self.speaker,
         )
-        self.loop.session_observers.append(self.events.append)
+        self.loop.session_observers += [*observers, self.events.append]
         self.session = self.loop.session
         self.loop.start()
 

@@ -37,7 +37,8 @@ def _drawn_rules() -> list[dict[str, Any]]:
     ]
     grouped: dict[tuple[str, str, str, str], list[str]] = {}
     for rule in TRANSITIONS:
-        if rule["dest"] is None or rule["trigger"] in _AROUND:
+        around = rule["trigger"] in _AROUND and rule["source"] is not SessionState.OFFERING_RESUME
+        if rule["dest"] is None or around:
             continue
         if rule["source"] is SessionState.CONFIRMING_STOP:
             continue  # time_up while asking: drawn as "silence" above
@@ -82,7 +83,7 @@ def draw_session_diagram(out: Path) -> None:
     states: list[Any] = [
         "IDLE",
         {"name": _ACTIVE, "children": [s.name for s in ACTIVE_STATES], "initial": "OPENING"},
-        "PAUSED", _CONFIRM, "FINISHED",
+        "OFFERING_RESUME", "PAUSED", _CONFIRM, "FINISHED",
     ]
     machine = HierarchicalGraphMachine(
         model=_Picture(), states=states, transitions=[

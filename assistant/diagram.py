@@ -12,15 +12,15 @@ _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 
 
 _ACTIVE = "ACTIVE"
-_CONFIRM = "CONFIRMING STOP"  # no underscore: that would nest it in the drawing
+_CONFIRM = "CONFIRMING STOP"
 _AROUND = {"pause", "stop", "pain", "resume", "no", "yes"}
 """Triggers that work the same from every active state: drawn once, from the ACTIVE cluster."""
 
 
 def _name(state: SessionState) -> str:
-    if state is SessionState.CONFIRMING_STOP:
-        return _CONFIRM
-    return f"{_ACTIVE}_{state.name}" if state in ACTIVE_STATES else state.name
+    if state in ACTIVE_STATES:
+        return f"{_ACTIVE}_{state.name}"
+    return state.name.replace("_", " ")  # an underscore would nest it in the drawing
 
 
 def _drawn_rules() -> list[dict[str, Any]]:
@@ -83,7 +83,7 @@ def draw_session_diagram(out: Path) -> None:
     states: list[Any] = [
         "IDLE",
         {"name": _ACTIVE, "children": [s.name for s in ACTIVE_STATES], "initial": "OPENING"},
-        "OFFERING_RESUME", "PAUSED", _CONFIRM, "FINISHED",
+        "OFFERING RESUME", "PAUSED", _CONFIRM, "FINISHED",
     ]
     machine = HierarchicalGraphMachine(
         model=_Picture(), states=states, transitions=[

@@ -86,8 +86,7 @@ def draw_session_diagram(out: Path) -> None:
         "OFFERING RESUME", "PAUSED", _CONFIRM, "FINISHED",
     ]
     machine = HierarchicalGraphMachine(
-        model=_Picture(), states=states, transitions=[
-            {"trigger": "start", "source": "IDLE", "dest": _ACTIVE}, *_drawn_rules()],
+        model=_Picture(), states=states, transitions=_drawn_rules(),
         initial="IDLE", auto_transitions=False, show_conditions=True,
         title="Mat Coach session (time_up: the clock ends the phase)", graph_engine="graphviz",
     )

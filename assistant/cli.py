@@ -227,6 +227,41 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_service(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("service", help="start `assistant serve` at boot (systemd user unit)")
+    ssub = p.add_subparsers(dest="service_command", required=True, metavar="install|uninstall")
+    for name, helptext in (("install", "write, enable and start the unit"),
+                           ("uninstall", "stop, disable and remove the unit")):
+        q = ssub.add_parser(name, help=helptext)
+        q.add_argument("--unit-dir", type=Path, metavar="DIR",
+                       help="where the unit goes (default: ~/.config/systemd/user)")
+        q.add_argument("--no-systemctl", action="store_true",
+                       help="only write or remove the file; print the systemctl commands to run")
+        if name == "install":
+            q.add_argument("serve_args", nargs=argparse.REMAINDER, metavar="-- SERVE_ARGS",
+                           help="options for `assistant serve`, after --")
+        q.set_defaults(handler=_cmd_service)
+
+
+def _cmd_service(args: argparse.Namespace) -> int:
+    from assistant import service
+
+    unit_dir = args.unit_dir or service.default_unit_dir()
+    if args.service_command == "install":
+        serve_args = [a for a in args.serve_args if a != "--"]
+        text = service.unit_text(service.assistant_executable(), serve_args, Path.cwd())
+        left = service.install(unit_dir, text, run_systemctl=not args.no_systemctl)
+        print(f"Wrote {unit_dir / service.UNIT_NAME}")
+    else:
+        left = service.uninstall(unit_dir, run_systemctl=not args.no_systemctl)
+        print(f"Removed {unit_dir / service.UNIT_NAME}")
+    if left:
+        print("Still to run (systemd was not asked, or did not answer):")
+        for command in left:
+            print(f"  {command}")
+    return EXIT_OK
+
+
 def _add_routine(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("routine", help="list, show or check routines")
     rsub = p.add_subparsers(dest="routine_command", required=True, metavar="list|show|check")
@@ -290,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="detailed logs, and a traceback for any error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_history, _add_routine, _add_diagram):
+    for add in (_add_run, _add_history, _add_routine, _add_diagram, _add_service):
         add(sub)
     return parser
 

@@ -1,0 +1,56 @@
+"""Starting at boot: the systemd unit is right, and install/uninstall round-trip."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from assistant.service import UNIT_NAME, unit_text
+
+ROOT: Final = Path(__file__).parents[1]
+TIMEOUT_S: Final = 60.0
+
+
+def assistant(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
+                          timeout=TIMEOUT_S, cwd=ROOT)
+
+
+def test_install_writes_a_unit_that_serves_restarts_and_logs_and_uninstall_removes_it(tmp_path: Path) -> None:
+    done = assistant("service", "install", "--unit-dir", str(tmp_path), "--no-systemctl", "--",
+                     "--engine", "pocketsphinx")
+    assert done.returncode == 0, done.stderr
+    unit = (tmp_path / UNIT_NAME).read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert exec_start.endswith("assistant serve --engine pocketsphinx")
+    assert Path(exec_start.removeprefix("ExecStart=").split()[0]).exists()
+    assert "Restart=always" in unit and "WantedBy=default.target" in unit
+    assert "SyslogIdentifier=mat-coach" in unit
+    assert "systemctl --user enable --now mat-coach.service" in done.stdout
+    assert "loginctl enable-linger" in done.stdout
+    removed = assistant("service", "uninstall", "--unit-dir", str(tmp_path), "--no-systemctl")
+    assert removed.returncode == 0 and not (tmp_path / UNIT_NAME).exists()
+    again = assistant("service", "uninstall", "--unit-dir", str(tmp_path), "--no-systemctl")
+    assert again.returncode == 2 and "No Mat Coach service is installed" in again.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
+    """`systemd-analyze verify` finds nothing to complain about (and does complain about a bad one)."""
+    executable = Path(sys.executable).with_name("assistant")
+    good = tmp_path / UNIT_NAME
+    good.write_text(unit_text(executable, [], ROOT))
+    checked = subprocess.run(["systemd-analyze", "verify", str(good)], capture_output=True, text=True,
+                             timeout=TIMEOUT_S)
+    assert checked.returncode == 0 and checked.stderr == "", checked.stderr
+    bad = tmp_path / "bad" / UNIT_NAME
+    bad.parent.mkdir()
+    bad.write_text(unit_text(tmp_path / "no-such-assistant", [], ROOT))
+    refused = subprocess.run(["systemd-analyze", "verify", str(bad)], capture_output=True, text=True,
+                             timeout=TIMEOUT_S)
+    assert refused.returncode != 0 and "not executable" in refused.stderr

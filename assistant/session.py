@@ -122,6 +122,8 @@ TRANSITIONS: Final[list[dict[str, Any]]] = [
     )],
     *_finish_exercise("skip", _EXERCISE, ["skip_exercise"]),
     *[{**r, "conditions": "has_exercise"} for r in _finish_exercise("skip", S.PAUSED, ["skip_exercise"])],
+    # a skip heard with low confidence was asked about: yes confirms it
+    *[{**r, "conditions": "skip_is_pending"} for r in _finish_exercise("yes", _EXERCISE, ["skip_exercise"])],
     # pause and resume: timers freeze, and resume goes back to exactly where it left
     {"trigger": "pause", "source": _ACTIVE, "dest": S.PAUSED, "before": "freeze", "after": "announce_pause"},
     {"trigger": "pause", "source": S.PAUSED, "dest": None, "after": "say_already_paused"},
@@ -210,6 +212,7 @@ class Session:
         cues: CueTable | None = None,
         resume_point: ResumePoint | None = None,
         progress_report: Callable[[], str] | None = None,
+        confirm_below: float = 0.0,
     ) -> None:
         self.routine = routine
         self.clock = clock
@@ -217,6 +220,9 @@ class Session:
         self.duration_of = duration_of
         self.cues = cues or load_cues()
         self.resume_point = resume_point
+        self.confirm_below = confirm_below
+        """Commands that drop an exercise (skip) below this confidence are asked about first."""
+        self.skip_pending_until_s: float | None = None
         self.progress_report = progress_report
         self.pace = 1.0
         self.ex_index = 0
@@ -260,6 +266,13 @@ class Session:
         """Act on a command; where it does not apply, say what can be said. True if acted on."""
         name = command.intent.value
         applies = self.may_trigger(name)
+        if applies and command.intent is Intent.SKIP and command.confidence < self.confirm_below:
+            # skipping throws away an exercise: a doubtful "skip" is asked about first
+            self._emit(SessionEventType.COMMAND_ACCEPTED, intent="confirm_skip", phrase=command.phrase,
+                       state=self.state.value)
+            self.skip_pending_until_s = self.clock.now() + self.routine.pacing.confirm_timeout_s
+            self._say(self.cues.say("confirm_skip"), CueKind.INFO)
+            return True
         self._emit(SessionEventType.COMMAND_ACCEPTED if applies else SessionEventType.COMMAND_NOT_NOW,
                    intent=name, phrase=command.phrase, state=self.state.value)
         if applies:
@@ -352,6 +365,9 @@ class Session:
         if activity is S.MOVING:
             return True
         return activity in _ACTION and self.timer.ends_at_s is not None
+
+    def skip_is_pending(self, event: Any) -> bool:
+        return self.skip_pending_until_s is not None and self.clock.now() <= self.skip_pending_until_s
 
     def has_said_something(self, event: Any) -> bool:
         return bool(self.last_instruction)
@@ -519,6 +535,7 @@ class Session:
         self.timer = _Timer()
 
     def skip_exercise(self, event: Any) -> None:
+        self.skip_pending_until_s = None
         self.abandon_rep(event)
         self.progress[self.ex_index].status = "skipped"
         self._say(self.cues.say("exercise_skipped"), CueKind.INFO)

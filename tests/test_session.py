@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from assistant.commands import Command, Intent
-from assistant.events import SessionEventType
+from assistant.events import CommandHeard, SessionEventType
 from assistant.routine import Routine, load_routine, parse_routine
 from assistant.session import ResumePoint, SessionState
 from assistant.speaking import VoiceControl
@@ -613,3 +613,22 @@ def test_how_am_i_doing_says_one_sentence_of_progress() -> None:
     plain = short()
     plain.say_at(1, "how am i doing").run_until(1)
     assert plain.texts()[-1] == "No sessions are recorded for the last seven days yet."
+
+
+def test_a_doubtful_skip_is_asked_about_and_only_yes_skips() -> None:
+    """A 'skip' heard with low confidence asks first; 'yes' skips, silence does not."""
+    coach = CoachedSession(short_routine())
+    coach.session.confirm_below = 0.8
+    lie = coach.run_until_said("Lie down.")
+    coach.loop.post_at(lie + 1, CommandHeard(Command(Intent.SKIP, "skip", 0.55, lie + 1, lie + 1, lie + 1)))
+    coach.run_until(lie + 1)
+    assert coach.texts()[-1] == "Did you say skip? Say yes to skip this exercise."
+    coach.say_at(lie + 3, "yes").run_until(lie + 3)
+    assert coach.texts()[-2:] == ["Skipping this exercise.", "Exercise 2 of 3: The slides."]
+    at = coach.clock.now()
+    coach.loop.post_at(at + 1, CommandHeard(Command(Intent.SKIP, "skip", 0.5, at, at, at)))
+    coach.say_at(at + 30, "yes").run_until(at + 30)
+    assert coach.session.ex_index == 1, "a yes long after the question skips nothing"
+    assert coach.texts()[-1] == coach.session.cues.not_now["yes"]
+    coach.say_at(at + 31, "skip").run_until(at + 31)
+    assert coach.session.ex_index == 2, "a confident skip acts at once"

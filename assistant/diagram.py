@@ -13,7 +13,7 @@ _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 
 _ACTIVE = "ACTIVE"
 _CONFIRM = "CONFIRMING STOP"
-_AROUND = {"pause", "stop", "pain", "resume", "no", "yes"}
+_AROUND = {"pause", "stop", "pain", "resume", "no", "yes", "device_lost", "device_back"}
 """Triggers that work the same from every active state: drawn once, from the ACTIVE cluster."""
 
 
@@ -26,8 +26,8 @@ def _name(state: SessionState) -> str:
 def _drawn_rules() -> list[dict[str, Any]]:
     """State-changing rules; pause, stop and pain are drawn once from the ACTIVE cluster."""
     rules: list[dict[str, Any]] = [
-        {"trigger": "pause | pain", "source": _ACTIVE, "dest": "PAUSED"},
-        {"trigger": "resume (to where it was)", "source": "PAUSED", "dest": _ACTIVE},
+        {"trigger": "pause | pain | device_lost", "source": _ACTIVE, "dest": "PAUSED"},
+        {"trigger": "resume | device_back (to where it was)", "source": "PAUSED", "dest": _ACTIVE},
         {"trigger": "stop", "source": _ACTIVE, "dest": _CONFIRM},
         {"trigger": "stop", "source": "PAUSED", "dest": _CONFIRM},
         {"trigger": "no | silence (to where it was)", "source": _CONFIRM, "dest": _ACTIVE},

@@ -145,10 +145,14 @@ class SessionLoop:
         elif isinstance(event, Shutdown):
             self.stopped_by = event.reason or "shutdown"
         elif isinstance(event, DeviceLost):
-            _LOGGER.warning("Lost %s: %s", event.device, event.reason)
-            if self.session.may_trigger("pause"):
-                self.session.trigger("pause")
-        elif isinstance(event, SpeechStarted | SpeechEnded | DeviceBack):
+            _LOGGER.warning("Lost the %s: %s", event.device, event.reason)
+            if self.session.may_trigger("device_lost"):
+                self.session.trigger("device_lost", device=event.device)
+        elif isinstance(event, DeviceBack):
+            _LOGGER.warning("The %s works again", event.device)
+            if self.session.may_trigger("device_back"):
+                self.session.trigger("device_back")
+        elif isinstance(event, SpeechStarted | SpeechEnded):
             _LOGGER.debug("%s", event)
 
     def _on_session_event(self, event: SessionEvent) -> None:

@@ -129,6 +129,11 @@ TRANSITIONS: Final[list[dict[str, Any]]] = [
     {"trigger": "pause", "source": S.PAUSED, "dest": None, "after": "say_already_paused"},
     *[{"trigger": "resume", "source": S.PAUSED, "dest": s, "conditions": "returns_here", "after": "carry_on"}
       for s in _ACTIVE],
+    # a microphone or speaker vanished: pause; resume by itself when it is back (or when told)
+    {"trigger": "device_lost", "source": [*_ACTIVE, S.CONFIRMING_STOP], "dest": S.PAUSED, "before": "freeze", "after": "announce_device_lost"},
+    {"trigger": "device_lost", "source": S.PAUSED, "dest": None, "after": "announce_device_lost"},
+    *[{"trigger": "device_back", "source": S.PAUSED, "dest": s, "conditions": ["paused_for_device", "returns_here"], "after": "carry_on"}
+      for s in _ACTIVE],
     # stop asks first; yes ends, no or silence carries on where it was
     {"trigger": "stop", "source": [*_ACTIVE, S.PAUSED], "dest": S.CONFIRMING_STOP, "before": "freeze", "after": "ask_to_stop"},
     {"trigger": "yes", "source": S.CONFIRMING_STOP, "dest": S.FINISHED, "before": "abandon_rep", "after": "finish_session"},
@@ -197,7 +202,7 @@ class Session:
 
     if TYPE_CHECKING:  # bound by transitions.Machine at run time
 
-        def trigger(self, name: str) -> bool: ...
+        def trigger(self, name: str, **kwargs: Any) -> bool: ...
         def may_trigger(self, name: str) -> bool: ...
 
         state: SessionState
@@ -223,6 +228,7 @@ class Session:
         self.confirm_below = confirm_below
         """Commands that drop an exercise (skip) below this confidence are asked about first."""
         self.skip_pending_until_s: float | None = None
+        self.pause_reason = ""
         self.progress_report = progress_report
         self.pace = 1.0
         self.ex_index = 0
@@ -365,6 +371,9 @@ class Session:
         if activity is S.MOVING:
             return True
         return activity in _ACTION and self.timer.ends_at_s is not None
+
+    def paused_for_device(self, event: Any) -> bool:
+        return self.pause_reason == "device"
 
     def skip_is_pending(self, event: Any) -> bool:
         return self.skip_pending_until_s is not None and self.clock.now() <= self.skip_pending_until_s
@@ -585,7 +594,16 @@ class Session:
         if self.frozen_at_s is None:
             self.frozen_at_s = self.clock.now()
 
+    def announce_device_lost(self, event: Any) -> None:
+        device = str(event.kwargs.get("device", "device"))
+        if event.transition.dest is not None or self.pause_reason != "device":
+            self.pause_reason = "device"
+            self._emit(SessionEventType.PAUSED, reason="device", exercise=self._exercise_id_if_any(),
+                       during=self.paused_from.value if self.paused_from else "", device=device)
+        self._say(self.cues.say("device_lost", device=device), CueKind.WARNING, urgent=True)
+
     def announce_pause(self, event: Any) -> None:
+        self.pause_reason = "asked"
         self._emit(SessionEventType.PAUSED, reason="asked", exercise=self._exercise_id_if_any(),
                    during=self.paused_from.value if self.paused_from else "")
         self._say(self.cues.say("paused"), CueKind.INFO)
@@ -603,7 +621,11 @@ class Session:
         """Back where we left: timers resume with the time they had left."""
         self.question_ends_at_s = None
         name = event.event.name
-        if name == "no":
+        if self.state is not S.PAUSED:
+            self.pause_reason = ""
+        if name == "device_back":
+            self._say(self.cues.say("device_back"), CueKind.INFO)
+        elif name == "no":
             self._say(self.cues.say("stop_declined"), CueKind.INFO)
         elif name == "time_up":
             self._say(self.cues.say("stop_timed_out"), CueKind.INFO)
@@ -623,6 +645,7 @@ class Session:
         if event.transition.dest is not None:
             self._emit(SessionEventType.PAUSED, reason="pain", exercise=exercise,
                        during=self.paused_from.value if self.paused_from else "")
+        self.pause_reason = "pain" if self.state is S.PAUSED else self.pause_reason
         self._emit(SessionEventType.PAIN_REPORTED, exercise=exercise)
         for i, line in enumerate(self.routine.pain_advice):
             self._say(line, CueKind.WARNING, urgent=i == 0)

@@ -632,3 +632,33 @@ def test_a_doubtful_skip_is_asked_about_and_only_yes_skips() -> None:
     assert coach.texts()[-1] == coach.session.cues.not_now["yes"]
     coach.say_at(at + 31, "skip").run_until(at + 31)
     assert coach.session.ex_index == 2, "a confident skip acts at once"
+
+
+def test_a_lost_microphone_pauses_and_its_return_resumes_with_the_time_left() -> None:
+    """Unplugged mid-hold: paused with a clear sentence; plugged back: on with the same time left."""
+    from assistant.events import DeviceBack, DeviceLost
+
+    coach = short()
+    hold = coach.run_until_said("Repetition 1 of 2.")
+    coach.loop.post_at(hold + 5, DeviceLost("microphone", "stream error"))
+    coach.run_until(hold + 5)
+    assert coach.session.state is SessionState.PAUSED
+    assert coach.texts()[-1].startswith("The microphone stopped working.")
+    left = coach.session.time_left_s()
+    coach.loop.post_at(hold + 60, DeviceBack("microphone"))
+    coach.run_until(hold + 60)
+    assert coach.session.state is SessionState.HOLDING
+    assert coach.texts()[-1] == "It works again. Let's carry on."
+    assert coach.session.time_left_s() == pytest.approx(left)
+    assert coach.events_of(SessionEventType.PAUSED)[-1].data["reason"] == "device"
+
+
+def test_a_device_coming_back_does_not_end_a_pause_the_user_asked_for() -> None:
+    from assistant.events import DeviceBack
+
+    coach = short()
+    hold = coach.run_until_said("Repetition 1 of 2.")
+    coach.say_at(hold + 2, "pause")
+    coach.loop.post_at(hold + 3, DeviceBack("microphone"))
+    coach.run_until(hold + 3)
+    assert coach.session.state is SessionState.PAUSED

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +93,25 @@ class Playback:
     """When its last sample (or the cut) reaches the speaker."""
     started: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+
+
+class SoundOutput(Protocol):
+    """Where the speaker sends sound: `Player` on a device; tests may pass a double."""
+
+    device: OutputDevice
+    failure: str | None
+    last_callback_at: float
+
+    @property
+    def healthy(self) -> bool: ...
+
+    def play(self, samples: npt.NDArray[np.int16], sample_rate: int) -> Playback: ...
+
+    def cut(self) -> None: ...
+
+    def add_earcon(self, samples: npt.NDArray[np.int16]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Player:

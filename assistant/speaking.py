@@ -18,7 +18,7 @@ from assistant.errors import SpeechError, UsageError
 from assistant.events import DeviceLost, InboxEvent, SpeechEnded, SpeechStarted
 
 if TYPE_CHECKING:  # the sound and speech adapters are imported only when a voice is made
-    from assistant.playback import Player
+    from assistant.playback import SoundOutput
     from assistant.rendering import VoiceInfo, VoiceParams
     from assistant.speech_cache import SpeechCache
     from assistant.voice_settings import VoiceSettings, VoiceSettingsStore
@@ -136,7 +136,7 @@ class SpeechWorker:
     the speaker fails, it posts DeviceLost once and prints sentences from then on.
     """
 
-    def __init__(self, player: Player, cache: SpeechCache, settings: VoiceSettings,
+    def __init__(self, player: SoundOutput, cache: SpeechCache, settings: VoiceSettings,
                  post: Callable[[InboxEvent], None], now: Callable[[], float], *,
                  store: VoiceSettingsStore | None = None, earcons: bool = True,
                  out: TextIO | None = None) -> None:
@@ -260,10 +260,13 @@ class SpeechWorker:
                 return  # stopped while it was being rendered
             playback = self._player.play(rendered.samples, rendered.sample_rate)
         if not self._wait(playback.started):
+            self._print(said.text)
             return
         if playback.started_at_s is not None:
             self._post(SpeechStarted(said.text, playback.started_at_s))
         if not self._wait(playback.done):
+            # The device failed mid-sentence: close this one, then print it whole.
+            self._post(SpeechEnded(said.text, self._now(), interrupted=True))
             self._print(said.text)
             return
         if playback.started_at_s is not None:

@@ -30,6 +30,7 @@ RENDER_TIMEOUT_S: Final = 30.0
 FILE_TIMEOUT_S: Final = 2.0
 """Longest wait, after 'finished-utterance', for the WAV to be complete on disk."""
 _FILE_POLL_S: Final = 0.005
+_ATTEMPTS: Final = 3
 
 PRIORITY_NOW: Final = 0
 """A sentence someone is waiting to hear."""
@@ -106,6 +107,7 @@ class SpeechRenderer:
         self._ready: Future[str] = Future()
         self._voices: Future[list[VoiceInfo]] = Future()
         self.renders = 0
+        self._default_voice: str | None = None
         """Sentences actually synthesized (the cache's hits never get here)."""
         self._thread = threading.Thread(target=self._run, name="speech-render", daemon=True)
         self._thread.start()
@@ -161,7 +163,16 @@ class SpeechRenderer:
                     self._apply(engine, job.params)
                     applied = job.params
                 started = time.monotonic()
-                self._synthesize(engine, finished, job)
+                for attempt in range(1, _ATTEMPTS + 1):
+                    self._synthesize(engine, finished, job)
+                    if not _is_silent_by_mistake(job):
+                        break
+                    # pyttsx3's espeak driver sometimes loses all the samples of a sentence.
+                    _LOGGER.debug("Empty rendering (attempt %d): %s", attempt, job.text)
+                    job.path.unlink(missing_ok=True)
+                else:
+                    raise SpeechError("speech-empty", f"The speech engine made no sound for "
+                                      f"'{job.text[:40]}'; try another voice with --voice, or use --text.")
                 self.renders += 1
                 _LOGGER.debug("Rendered in %.3f s: %s", time.monotonic() - started, job.text)
                 job.done.set_result(job.path)
@@ -178,6 +189,7 @@ class SpeechRenderer:
         finished = threading.Event()
         # Kept alive by the engine's own callback list as long as `engine` lives here.
         engine.connect("finished-utterance", lambda name=None, completed=True: finished.set())
+        self._default_voice = engine.getProperty("voice")
         version = _package_version("pyttsx3")
         detail = ""
         if engine.driver_name == "espeak":
@@ -191,12 +203,28 @@ class SpeechRenderer:
         self._ready.set_result(f"pyttsx3 {version} {engine.driver_name}{detail}")
         return engine, finished
 
-    @staticmethod
-    def _apply(engine: Any, params: VoiceParams) -> None:
-        if params.voice is not None:
-            engine.setProperty("voice", params.voice)
+    def _apply(self, engine: Any, params: VoiceParams) -> None:
+        voice = params.voice if params.voice is not None else self._default_voice
+        if engine.driver_name == "espeak":
+            # pyttsx3 2.99 queues setProperty behind a busy flag that its espeak driver leaves
+            # racy, and espeak-ng applies an asynchronous rate change whenever it likes: seen
+            # here, sentences kept a random earlier rate. The voice goes straight to the driver
+            # (espeak-ng sets voices synchronously); rate and volume go into the text itself.
+            if voice is not None:
+                engine.proxy._driver.setProperty("voice", voice)
+            return
+        if voice is not None:
+            engine.setProperty("voice", voice)
         engine.setProperty("rate", params.rate_wpm)
         engine.setProperty("volume", params.volume)
+
+    @staticmethod
+    def _engine_text(engine: Any, job: _Job) -> str:
+        if engine.driver_name != "espeak":
+            return job.text
+        # espeak-ng's embedded commands: Ctrl-A, a value, S = words per minute, A = amplitude %.
+        amplitude = round(job.params.volume * 100)
+        return f"\x01{job.params.rate_wpm}S\x01{amplitude}A{job.text}"
 
     @staticmethod
     def _synthesize(engine: Any, finished: threading.Event, job: _Job) -> None:
@@ -207,7 +235,7 @@ class SpeechRenderer:
         real_stdout = sys.stdout
         sys.stdout = _ChatterFilter(real_stdout)
         try:
-            engine.save_to_file(job.text, str(tmp))
+            engine.save_to_file(SpeechRenderer._engine_text(engine, job), str(tmp))
             engine.runAndWait()
             # pyttsx3 2.99's espeak driver can return before the WAV exists: it synthesizes
             # on espeak-ng's thread. 'finished-utterance' comes after the file is written.
@@ -230,6 +258,14 @@ class SpeechRenderer:
             if job is None:
                 return
             job.done.set_exception(failure)
+
+
+def _is_silent_by_mistake(job: _Job) -> bool:
+    """A WAV with no samples for a sentence that has something to say."""
+    if not any(c.isalnum() for c in job.text):
+        return False
+    with wave.open(str(job.path), "rb") as w:
+        return w.getnframes() == 0
 
 
 def _package_version(name: str) -> str:

@@ -20,7 +20,7 @@ from assistant.events import DeviceLost, InboxEvent, SpeechEnded, SpeechStarted
 if TYPE_CHECKING:  # the sound and speech adapters are imported only when a voice is made
     from assistant.playback import SoundOutput
     from assistant.rendering import VoiceInfo, VoiceParams
-    from assistant.speech_cache import SpeechCache
+    from assistant.speech_cache import Rendered, SpeechCache
     from assistant.voice_settings import VoiceSettings, VoiceSettingsStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -220,6 +220,10 @@ class SpeechWorker:
         """Render every sentence of the session now; returns how many were not cached yet."""
         self._prepared = list(dict.fromkeys(texts))
         return self._cache.prepare(self._prepared, _params(self._settings), progress=progress)
+
+    def audio_of(self, text: str) -> Rendered:
+        """`text` as it sounds with the current settings (rendered now if it is not cached)."""
+        return self._cache.get(text, _params(self._settings))
 
     def wait_until_quiet(self, timeout_s: float) -> bool:
         """Wait until every queued sentence has been played (or dropped); False on timeout."""

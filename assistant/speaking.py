@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
 from assistant.errors import SpeechError, UsageError
-from assistant.events import DeviceLost, InboxEvent, SpeechEnded, SpeechStarted
+from assistant.events import DeviceBack, DeviceLost, InboxEvent, SpeechEnded, SpeechStarted
 
 if TYPE_CHECKING:  # the sound and speech adapters are imported only when a voice is made
     from assistant.playback import SoundOutput
@@ -118,6 +118,8 @@ POLL_S: Final = 0.05
 STALL_S: Final = 2.0
 """A device whose callback has been silent this long (while playing) has failed."""
 CLOSE_TIMEOUT_S: Final = 5.0
+RECONNECT_S: Final = 5.0
+"""After the speaker failed, try to open it again at most this often (when there is something to say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +141,12 @@ class SpeechWorker:
     def __init__(self, player: SoundOutput, cache: SpeechCache, settings: VoiceSettings,
                  post: Callable[[InboxEvent], None], now: Callable[[], float], *,
                  store: VoiceSettingsStore | None = None, earcons: bool = True,
-                 out: TextIO | None = None) -> None:
+                 out: TextIO | None = None, reopen: Callable[[], SoundOutput] | None = None,
+                 reconnect_s: float = RECONNECT_S) -> None:
         self._player = player
+        self._reopen = reopen
+        self._reconnect_s = reconnect_s
+        self._last_try = 0.0
         self._cache = cache
         self._settings = settings
         self._store = store
@@ -250,7 +256,7 @@ class SpeechWorker:
     def _speak(self, said: _Said) -> None:
         if said.generation != self._generation:
             return
-        if self.lost:
+        if self.lost and not self._reconnected():
             self._print(said.text)
             return
         try:
@@ -295,11 +301,29 @@ class SpeechWorker:
         if self.lost:
             return
         self.lost = True
+        self._last_try = time.monotonic()
         name = self._player.device.name
         _LOGGER.warning("The speaker '%s' failed (%s); the assistant's words are printed from now on.",
                         name, reason)
         self._player.cut()
         self._post(DeviceLost(f"speaker {name}", reason))
+
+    def _reconnected(self) -> bool:
+        """Try the speaker again (not too often); True if it is back."""
+        if self._reopen is None or time.monotonic() - self._last_try < self._reconnect_s:
+            return False
+        self._last_try = time.monotonic()
+        try:
+            player = self._reopen()
+        except Exception as err:  # noqa: BLE001  (still gone: keep printing)
+            _LOGGER.debug("The speaker is still unavailable: %s", err)
+            return False
+        old, self._player = self._player, player
+        old.close()
+        self.lost = False
+        _LOGGER.warning("The speaker '%s' works again.", player.device.name)
+        self._post(DeviceBack(f"speaker {player.device.name}"))
+        return True
 
     def _print(self, text: str) -> None:
         now = self._now()
@@ -353,8 +377,13 @@ def make_speaker(output_device: str | None, voice: str | None, post: Callable[[I
         settings = replace(settings, voice=None)
     device = find_output_device(output_device)
     player = Player(device, now)
+
+    def reopen() -> Player:
+        # The same device, found again by its name (its index may change when replugged).
+        return Player(find_output_device(device.name if output_device is not None else None), now)
+
     return SpeechWorker(player, SpeechCache(renderer, cache_dir), settings, post, now,
-                        store=store, earcons=earcons, out=out)
+                        store=store, earcons=earcons, out=out, reopen=reopen)
 
 
 def render_to_file(text: str, out: Path, voice: str | None = None, *,

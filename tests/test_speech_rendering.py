@@ -247,3 +247,23 @@ def test_a_broken_settings_file_falls_back_to_the_defaults(tmp_path: Path) -> No
     store = VoiceSettingsStore(tmp_path)
     store.path.write_text('{"rate_wpm": "fast"', encoding="utf-8")
     assert store.load() == VoiceSettings()
+
+
+def test_a_speaker_that_comes_back_is_used_again(cache: SpeechCache, tmp_path: Path) -> None:
+    """After DeviceLost, the next sentence tries the speaker again; DeviceBack, and it speaks."""
+    first, second, events, out = InstantPlayer(), InstantPlayer(), [], io.StringIO()
+    store = VoiceSettingsStore(tmp_path / "config")
+    speaker = SpeechWorker(first, cache, store.load(), events.append, lambda: 3.0, store=store, out=out,
+                           reopen=lambda: second, reconnect_s=0.0)
+    try:
+        first.fail("unplugged")
+        speaker.say("Lost.")
+        assert speaker.wait_until_quiet(QUIET_TIMEOUT_S)
+        speaker.say("Back again.")
+        assert speaker.wait_until_quiet(QUIET_TIMEOUT_S)
+    finally:
+        speaker.close()
+    kinds = [type(e).__name__ for e in events]
+    assert "DeviceLost" in kinds and kinds.index("DeviceBack") > kinds.index("DeviceLost")
+    assert len(second.played) == 1 and first.closed
+    assert not speaker.lost

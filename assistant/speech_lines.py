@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from assistant.cues import CueTable
 from assistant.routine import ExerciseKind, Routine
+
+_SUMMARY_MINUTES: Final = 45
+"""Sessions up to this long get their closing summary line rendered ahead."""
 
 
 def predicted_lines(routine: Routine, cues: CueTable) -> list[str]:
@@ -39,6 +44,10 @@ def predicted_lines(routine: Routine, cues: CueTable) -> list[str]:
                                   detail=cues.say("detail_slides", count=slides, total=slides)))
         lines.append(cues.say("summary_skipped", name=ex.name))
         lines.append(cues.say("summary_not_reached", name=ex.name))
+    # The summary's length of the session: whole minutes from 90 s on (as the session rounds).
+    lines.append(cues.say("summary_start", minutes=cues.say("minutes_one")))
+    lines += [cues.say("summary_start", minutes=cues.say("minutes_many", count=m))
+              for m in range(2, _SUMMARY_MINUTES + 1)]
     return lines
 
 

@@ -205,3 +205,18 @@ def test_a_speaker_lost_mid_sentence_turns_into_printed_words(
     printed = out.getvalue()
     assert LONG in printed and SHORT in printed
     assert os.environ["PULSE_SERVER"] == room.env["PULSE_SERVER"]
+
+
+def test_assistant_say_speaks_into_the_room(room: Room, recorder: RoomRecorder, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`assistant say TEXT` on the default speaker: the room hears it, and it exits 0."""
+    from assistant.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    asked = time.monotonic()
+    assert main(["say", SHORT]) == 0
+    time.sleep(TAIL_S)
+    heard, _ = recorder.between(asked, time.monotonic())
+    span = sound_span(heard, RATE)
+    assert span is not None and span[1] - span[0] > 1.0

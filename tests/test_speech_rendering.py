@@ -89,6 +89,7 @@ def test_predicted_lines_follow_the_routine_numbers() -> None:
     assert holds == [f"Repetition {r} of 5. Hold the position." for r in range(1, 6)]
     assert "Rest for 20 seconds." in lines
     assert "Now change to the left leg." in lines
+    assert "Session finished after 17 minutes." in lines
 
 
 def test_faster_and_slower_change_the_length_of_rendered_speech(cache: SpeechCache) -> None:

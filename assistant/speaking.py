@@ -341,7 +341,8 @@ def _params(settings: VoiceSettings) -> VoiceParams:
 def resolve_voice(voices: Sequence[VoiceInfo], spec: str) -> str:
     """The id of the voice `spec` names (an id or name, whole or a part)."""
     want = spec.strip().lower()
-    exact = [v for v in voices if want in (v.id.lower(), v.name.lower())]
+    exact = [v for v in voices
+             if want in (v.id.lower(), v.id.lower().rsplit("/", 1)[-1], v.name.lower())]
     found = exact or [v for v in voices if want in v.id.lower() or want in v.name.lower()]
     if found:
         if len(found) > 1:

@@ -145,8 +145,9 @@ def test_sentences_asked_for_from_many_threads_all_render_completely(cache: Spee
 def test_a_voice_can_be_chosen_by_part_of_its_name(renderer: SpeechRenderer) -> None:
     """`--voice "america"` picks the American English voice; a wrong name says what to do."""
     voices = renderer.voices()
-    chosen = resolve_voice(voices, "English (America)")
-    assert chosen.endswith("en-us")
+    assert resolve_voice(voices, "English (America)").endswith("en-us")
+    assert resolve_voice(voices, "en-us").endswith("/en-us"), "not en-us-nyc"
+    assert resolve_voice(voices, "scotland").endswith("en-gb-scotland")
     with pytest.raises(UsageError, match="assistant voices"):
         resolve_voice(voices, "no such voice at all")
 

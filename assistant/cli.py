@@ -55,6 +55,10 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     voice.add_argument("--model", type=Path, metavar="DIR", help="Vosk model folder")
     voice.add_argument("--input-device", metavar="D", help="microphone: index or name part")
     voice.add_argument("--output-device", metavar="D", help="speaker: index or name part")
+    voice.add_argument("--voice", metavar="V",
+                       help="speech voice: id or name part, see `assistant voices` (default: the last used)")
+    voice.add_argument("--no-earcons", action="store_true",
+                       help="no tones (heard, countdown ticks, start and end of a repetition)")
     _add_data_dir(p)
     p.set_defaults(handler=_cmd_run)
 
@@ -80,7 +84,8 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
     return RunSettings(
         routine=args.routine, text=args.text, speed=args.speed, script=args.script,
         engine=args.engine, model=args.model, input_device=args.input_device,
-        output_device=args.output_device, debug=args.debug, data_dir=data_dir,
+        output_device=args.output_device, voice=args.voice, earcons=not args.no_earcons,
+        debug=args.debug, data_dir=data_dir,
     )
 
 
@@ -182,6 +187,67 @@ def _run_typed(settings: RunSettings, grammar: Grammar) -> int:
         loop.stopped_by = "Ctrl-C"
     if loop.stopped_by:
         print(f"Session stopped ({loop.stopped_by}).", file=sys.stderr)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- say, voices
+
+
+_SAY_TIMEOUT_S: Final = 120.0
+"""Longest `assistant say` waits for its sentence to be spoken."""
+
+
+def _add_say(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("say", help="speak a sentence with the assistant's voice, or render it to a WAV")
+    p.add_argument("text", metavar="TEXT", help="what to say")
+    p.add_argument("--out", type=Path, metavar="FILE.wav", help="write a WAV file instead of speaking")
+    p.add_argument("--voice", metavar="V", help="voice id or name part (see `assistant voices`)")
+    p.add_argument("--output-device", metavar="D", help="speaker: index or name part (default: the system's)")
+    p.set_defaults(handler=_cmd_say)
+
+
+def _cmd_say(args: argparse.Namespace) -> int:
+    from assistant.speaking import make_speaker, render_to_file
+
+    if args.out is not None:
+        if args.output_device is not None:
+            _LOGGER.warning("--output-device is not used with --out: nothing is played.")
+        seconds = render_to_file(args.text, args.out, args.voice)
+        print(f"Wrote {args.out} ({seconds:.1f} s)")
+        return EXIT_OK
+    if not args.text.strip():
+        raise UsageError("usage", 'Nothing to say: give the text, e.g. assistant say "Hello."')
+    clock = MonotonicClock()
+    speaker = make_speaker(args.output_device, args.voice, lambda event: None, clock.now)
+    try:
+        speaker.say(args.text)
+        if not speaker.wait_until_quiet(_SAY_TIMEOUT_S):
+            _LOGGER.warning("Still speaking after %g s; stopping.", _SAY_TIMEOUT_S)
+    finally:
+        speaker.close()
+    return EXIT_OK
+
+
+def _add_voices(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("voices", help="list the speech voices (for --voice)")
+    p.add_argument("--language", metavar="CODE", help="only voices for this language, e.g. en")
+    p.set_defaults(handler=_cmd_voices)
+
+
+def _cmd_voices(args: argparse.Namespace) -> int:
+    from assistant.rendering import shared_renderer
+
+    voices = shared_renderer().voices()
+    if args.language:
+        want = args.language.lower()
+        voices = [v for v in voices
+                  if any(lang.lower().startswith(want) for lang in v.languages)
+                  or v.id.lower().rsplit("/", 1)[-1].startswith(want)]
+    width = max((len(v.id) for v in voices), default=0)
+    for v in voices:
+        print(f"{v.id:<{width}}  {v.name}  ({', '.join(v.languages) or '?'})")
+    if not voices:
+        print("No voices match.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -325,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="detailed logs, and a traceback for any error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_history, _add_routine, _add_diagram, _add_service):
+    for add in (_add_run, _add_say, _add_voices, _add_history, _add_routine, _add_diagram, _add_service):
         add(sub)
     return parser
 

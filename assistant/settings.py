@@ -22,6 +22,10 @@ class RunSettings:
     model: Path | None = None
     input_device: str | None = None
     output_device: str | None = None
+    voice: str | None = None
+    """Speech voice id or name part; None: the last used (or the engine's default)."""
+    earcons: bool = True
+    """Play the earcons (each can also be turned off in the voice settings file)."""
     debug: bool = False
     data_dir: Path | None = None
     """Where the history is kept; None: not recorded."""

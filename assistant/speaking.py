@@ -1,11 +1,29 @@
-"""The assistant's voice: the Speaker seam and the printed speaker of `--text` mode."""
+"""The assistant's voice: the Speaker seam, the printed speaker of `--text` and the real voice."""
 
 from __future__ import annotations
 
+import logging
+import queue
+import shutil
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Final, Protocol, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
+
+from assistant.errors import SpeechError, UsageError
+from assistant.events import DeviceBack, DeviceLost, InboxEvent, SpeechEnded, SpeechStarted
+
+if TYPE_CHECKING:  # the sound and speech adapters are imported only when a voice is made
+    from assistant.playback import SoundOutput
+    from assistant.rendering import VoiceInfo, VoiceParams
+    from assistant.speech_cache import Rendered, SpeechCache
+    from assistant.voice_settings import VoiceSettings, VoiceSettingsStore
+
+_LOGGER = logging.getLogger(__name__)
 
 _WORDS_PER_SECOND: Final = 2.7
 """espeak-ng's default 175 words per minute, rounded down a little for punctuation pauses."""
@@ -91,3 +109,302 @@ class TextSpeaker:
 
     def close(self) -> None:
         self._out.flush()
+
+
+# ---------------------------------------------------------------- the real voice
+
+POLL_S: Final = 0.05
+"""How often the play thread looks at the device while it waits for a sentence to play."""
+STALL_S: Final = 2.0
+"""A device whose callback has been silent this long (while playing) has failed."""
+CLOSE_TIMEOUT_S: Final = 5.0
+RECONNECT_S: Final = 5.0
+"""After the speaker failed, try to open it again at most this often (when there is something to say)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    text: str
+    generation: int
+    """Sentences of an older generation were dropped by stop() or an urgent sentence."""
+
+
+class SpeechWorker:
+    """The assistant's voice: renders (cached), plays in order, reports start and end.
+
+    `say()` returns at once; a play thread takes sentences from a queue, gets their audio
+    from the cache (rendering on the one render thread when missing), hands it to the
+    player and posts SpeechStarted / SpeechEnded with the times the player measured. When
+    the speaker fails, it posts DeviceLost once and prints sentences from then on.
+    """
+
+    def __init__(self, player: SoundOutput, cache: SpeechCache, settings: VoiceSettings,
+                 post: Callable[[InboxEvent], None], now: Callable[[], float], *,
+                 store: VoiceSettingsStore | None = None, earcons: bool = True,
+                 out: TextIO | None = None, reopen: Callable[[], SoundOutput] | None = None,
+                 reconnect_s: float = RECONNECT_S) -> None:
+        self._player = player
+        self._reopen = reopen
+        self._reconnect_s = reconnect_s
+        self._last_try = 0.0
+        self._cache = cache
+        self._settings = settings
+        self._store = store
+        self._post = post
+        self._now = now
+        self._earcons_on = earcons
+        self._fallback = TextSpeaker(now, out)
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._pending = 0
+        self._idle = threading.Condition(self._lock)
+        self._queue: queue.Queue[_Said | None] = queue.Queue()
+        self._prepared: list[str] = []
+        self._tones: dict[tuple[str, float], Any] = {}
+        self.lost = False
+        """The speaker failed; sentences are printed instead."""
+        self._thread = threading.Thread(target=self._run, name="speech-play", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ the Speaker protocol
+
+    @property
+    def settings(self) -> VoiceSettings:
+        return self._settings
+
+    def say(self, text: str, *, urgent: bool = False) -> None:
+        if not text.strip():
+            return
+        if urgent:
+            self.stop()
+        with self._lock:
+            self._pending += 1
+            self._queue.put(_Said(text, self._generation))
+
+    def stop(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._player.cut()
+
+    def adjust(self, control: VoiceControl) -> None:
+        with self._lock:
+            self._settings = self._settings.adjusted(control)
+            settings = self._settings
+        _LOGGER.info("Voice now %d words per minute at volume %.2f", settings.rate_wpm, settings.volume)
+        if self._store is not None:
+            saved = self._store.load()
+            self._store.save(replace(saved, rate_wpm=settings.rate_wpm, volume=settings.volume))
+        # Re-render the session's sentences at the new rate or volume, behind anything urgent.
+        self._cache.render_ahead(self._prepared, _params(settings))
+
+    def duration_s(self, text: str) -> float:
+        settings = self._settings
+        exact = self._cache.duration_s(text, _params(settings))
+        return exact if exact is not None else estimate_speech_s(text, settings.rate_factor)
+
+    def earcon(self, name: str) -> None:
+        settings = self._settings
+        if not self._earcons_on or name not in settings.earcons or self.lost:
+            return
+        key = (name, settings.volume)
+        if key not in self._tones:
+            from assistant.earcons import earcon_samples
+            from assistant.playback import SAMPLE_RATE
+
+            self._tones[key] = earcon_samples(name, SAMPLE_RATE, settings.volume)
+        self._player.add_earcon(self._tones[key])
+
+    def close(self) -> None:
+        self.stop()
+        self._queue.put(None)
+        self._thread.join(timeout=CLOSE_TIMEOUT_S)
+        self._player.close()
+
+    # ------------------------------------------------------------ beyond the protocol
+
+    def prepare(self, texts: Iterable[str], *, progress: bool = True) -> int:
+        """Render every sentence of the session now; returns how many were not cached yet."""
+        self._prepared = list(dict.fromkeys(texts))
+        return self._cache.prepare(self._prepared, _params(self._settings), progress=progress)
+
+    def audio_of(self, text: str) -> Rendered:
+        """`text` as it sounds with the current settings (rendered now if it is not cached)."""
+        return self._cache.get(text, _params(self._settings))
+
+    def wait_until_quiet(self, timeout_s: float) -> bool:
+        """Wait until every queued sentence has been played (or dropped); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout_s)
+
+    # ------------------------------------------------------------ the play thread
+
+    def _run(self) -> None:
+        while True:
+            said = self._queue.get()
+            if said is None:
+                return
+            try:
+                self._speak(said)
+            except Exception:  # noqa: BLE001  (the voice must not die with one sentence)
+                _LOGGER.exception("Could not say: %s", said.text)
+                self._fallback.say(said.text)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def _speak(self, said: _Said) -> None:
+        if said.generation != self._generation:
+            return
+        if self.lost and not self._reconnected():
+            self._print(said.text)
+            return
+        try:
+            rendered = self._cache.get(said.text, _params(self._settings))
+        except SpeechError as err:
+            _LOGGER.error("%s", err.message)
+            self._print(said.text)
+            return
+        with self._lock:
+            if said.generation != self._generation:
+                return  # stopped while it was being rendered
+            playback = self._player.play(rendered.samples, rendered.sample_rate)
+        if not self._wait(playback.started):
+            self._print(said.text)
+            return
+        if playback.started_at_s is not None:
+            self._post(SpeechStarted(said.text, playback.started_at_s))
+        if not self._wait(playback.done):
+            # The device failed mid-sentence: close this one, then print it whole.
+            self._post(SpeechEnded(said.text, self._now(), interrupted=True))
+            self._print(said.text)
+            return
+        if playback.started_at_s is not None:
+            ended = playback.ended_at_s if playback.ended_at_s is not None else self._now()
+            self._post(SpeechEnded(said.text, ended, interrupted=playback.cut))
+
+    def _wait(self, event: threading.Event) -> bool:
+        """Wait for the player; False (and the device marked lost) if the device failed."""
+        while not event.wait(POLL_S):
+            player = self._player
+            stalled = time.monotonic() - player.last_callback_at > STALL_S
+            if not player.healthy or stalled:
+                reason = player.failure or ("it stopped playing" if stalled else "its stream stopped")
+                self._lose(reason)
+                return False
+        if self._player.failure is not None:
+            self._lose(self._player.failure)
+            return False
+        return True
+
+    def _lose(self, reason: str) -> None:
+        if self.lost:
+            return
+        self.lost = True
+        self._last_try = time.monotonic()
+        name = self._player.device.name
+        _LOGGER.warning("The speaker '%s' failed (%s); the assistant's words are printed from now on.",
+                        name, reason)
+        self._player.cut()
+        self._post(DeviceLost(f"speaker {name}", reason))
+
+    def _reconnected(self) -> bool:
+        """Try the speaker again (not too often); True if it is back."""
+        if self._reopen is None or time.monotonic() - self._last_try < self._reconnect_s:
+            return False
+        self._last_try = time.monotonic()
+        try:
+            player = self._reopen()
+        except Exception as err:  # noqa: BLE001  (still gone: keep printing)
+            _LOGGER.debug("The speaker is still unavailable: %s", err)
+            return False
+        old, self._player = self._player, player
+        old.close()
+        self.lost = False
+        _LOGGER.warning("The speaker '%s' works again.", player.device.name)
+        self._post(DeviceBack(f"speaker {player.device.name}"))
+        return True
+
+    def _print(self, text: str) -> None:
+        now = self._now()
+        self._post(SpeechStarted(text, now))
+        self._fallback.say(text)
+        self._post(SpeechEnded(text, self._now()))
+
+
+def _params(settings: VoiceSettings) -> VoiceParams:
+    from assistant.rendering import VoiceParams
+
+    return VoiceParams(settings.voice, settings.rate_wpm, settings.volume)
+
+
+def resolve_voice(voices: Sequence[VoiceInfo], spec: str) -> str:
+    """The id of the voice `spec` names (an id or name, whole or a part)."""
+    want = spec.strip().lower()
+    exact = [v for v in voices
+             if want in (v.id.lower(), v.id.lower().rsplit("/", 1)[-1], v.name.lower())]
+    found = exact or [v for v in voices if want in v.id.lower() or want in v.name.lower()]
+    if found:
+        if len(found) > 1:
+            _LOGGER.warning("'%s' matches %d voices; using %s (%s).", spec, len(found),
+                            found[0].name, found[0].id)
+        return found[0].id
+    raise UsageError("no-voice", f"No voice '{spec}' here; list the voices with: assistant voices")
+
+
+def make_speaker(output_device: str | None, voice: str | None, post: Callable[[InboxEvent], None],
+                 now: Callable[[], float], *, cache_dir: Path | None = None,
+                 config_dir: Path | None = None, earcons: bool = True,
+                 out: TextIO | None = None) -> SpeechWorker:
+    """The real speaker on `output_device` (index, name part, or None for the default).
+
+    Raises AudioDeviceError (no speaker), UsageError (unknown voice) or SpeechError (no
+    engine), each with one sentence that says what to do. Call `prepare()` on the result
+    with `session_lines(routine, cues)` before the session starts.
+    """
+    from assistant.playback import Player, find_output_device
+    from assistant.rendering import shared_renderer
+    from assistant.speech_cache import SpeechCache
+    from assistant.voice_settings import VoiceSettingsStore
+
+    store = VoiceSettingsStore(config_dir)
+    settings = store.load()
+    renderer = shared_renderer()
+    voices = renderer.voices()  # also raises the engine's start-up failure
+    if voice is not None:
+        settings = replace(settings, voice=resolve_voice(voices, voice))
+    elif settings.voice is not None and settings.voice not in {v.id for v in voices}:
+        _LOGGER.warning("The saved voice '%s' is not here; using the default voice.", settings.voice)
+        settings = replace(settings, voice=None)
+    device = find_output_device(output_device)
+    player = Player(device, now)
+
+    def reopen() -> Player:
+        # The same device, found again by its name (its index may change when replugged).
+        return Player(find_output_device(device.name if output_device is not None else None), now)
+
+    return SpeechWorker(player, SpeechCache(renderer, cache_dir), settings, post, now,
+                        store=store, earcons=earcons, out=out, reopen=reopen)
+
+
+def render_to_file(text: str, out: Path, voice: str | None = None, *,
+                   cache_dir: Path | None = None, config_dir: Path | None = None) -> float:
+    """Render `text` to the WAV `out` with the user's voice settings; returns its length in s."""
+    from assistant.rendering import shared_renderer
+    from assistant.speech_cache import SpeechCache
+    from assistant.voice_settings import VoiceSettingsStore
+
+    if not text.strip():
+        raise UsageError("usage", "Nothing to say: give the text, e.g. assistant say \"Hello.\"")
+    settings = VoiceSettingsStore(config_dir).load()
+    renderer = shared_renderer()
+    if voice is not None:
+        settings = replace(settings, voice=resolve_voice(renderer.voices(), voice))
+    cache = SpeechCache(renderer, cache_dir)
+    rendered = cache.get(text, _params(settings))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache.path_for(text, _params(settings)), out)
+    except OSError as err:
+        raise UsageError("bad-output", f"Cannot write {out} ({err.strerror}); choose another --out.") from err
+    return rendered.duration_s

@@ -245,7 +245,7 @@ class Session:
         self.last_instruction: list[str] = []
         self.started_at_s: float | None = None
         self.ended_at_s: float | None = None
-        self.progress = [ExerciseProgress() for _ in routine.exercises]
+        self.done_so_far = [ExerciseProgress() for _ in routine.exercises]
         self.machine = Machine(
             model=self,
             states=SessionState,
@@ -399,7 +399,7 @@ class Session:
         assert point is not None
         self.question_ends_at_s = None
         self.started_at_s = self.clock.now() - point.elapsed_s
-        for progress, (status, reps_done, active_s) in zip(self.progress, point.progress, strict=False):
+        for progress, (status, reps_done, active_s) in zip(self.done_so_far, point.progress, strict=False):
             progress.status, progress.reps_done, progress.active_s = status, reps_done, active_s
         self._emit(SessionEventType.SESSION_RESUMED, token=point.token,
                    exercise=self.routine.exercises[point.ex_index].id, rep=point.rep)
@@ -513,7 +513,7 @@ class Session:
 
     def end_rep(self, event: Any) -> None:
         """A hold or slide completed: count it, and move the counters on."""
-        progress = self.progress[self.ex_index]
+        progress = self.done_so_far[self.ex_index]
         progress.reps_done += 1
         progress.active_s += self.clock.now() - self.phase_started_s
         self._emit(SessionEventType.EARCON, name="rep_end")
@@ -526,7 +526,7 @@ class Session:
         self._rep_ended(finished_rep, finished_side, completed=True)
 
     def end_breathing(self, event: Any) -> None:
-        progress = self.progress[self.ex_index]
+        progress = self.done_so_far[self.ex_index]
         progress.reps_done = 1
         progress.active_s += self.clock.now() - self.phase_started_s
         done_by_clock = event.event.name == "time_up"
@@ -539,18 +539,18 @@ class Session:
         activity = self._current_activity()
         if activity in (S.HOLDING, S.MOVING, S.BREATHING):
             if activity is S.BREATHING:
-                self.progress[self.ex_index].active_s += self._frozen_or_now() - self.phase_started_s
+                self.done_so_far[self.ex_index].active_s += self._frozen_or_now() - self.phase_started_s
             self._rep_ended(self.rep, self._side(), completed=False)
         self.timer = _Timer()
 
     def skip_exercise(self, event: Any) -> None:
         self.skip_pending_until_s = None
         self.abandon_rep(event)
-        self.progress[self.ex_index].status = "skipped"
+        self.done_so_far[self.ex_index].status = "skipped"
         self._say(self.cues.say("exercise_skipped"), CueKind.INFO)
 
     def end_exercise(self, event: Any) -> None:
-        progress = self.progress[self.ex_index]
+        progress = self.done_so_far[self.ex_index]
         if progress.status != "skipped":
             progress.status = "done"
             self._say(self.cues.say("exercise_done"), CueKind.INFO)
@@ -561,8 +561,8 @@ class Session:
                    active_s=round(progress.active_s, 1))
 
     def finish_session(self, event: Any) -> None:
-        if self.progress[self.ex_index].status == "started":
-            self.progress[self.ex_index].status = "stopped"
+        if self.done_so_far[self.ex_index].status == "started":
+            self.done_so_far[self.ex_index].status = "stopped"
         self.timer = _Timer()
         self.frozen_at_s = None
         self.ended_at_s = self.clock.now()
@@ -578,7 +578,7 @@ class Session:
                    duration_s=round(self.ended_at_s - (self.started_at_s or 0.0), 1),
                    progress=[{"exercise": e.id, "status": p.status, "reps_done": p.reps_done,
                               "active_s": round(p.active_s, 1)}
-                             for e, p in zip(self.routine.exercises, self.progress, strict=True)])
+                             for e, p in zip(self.routine.exercises, self.done_so_far, strict=True)])
 
     # ------------------------------------------------------------ callbacks: pause, stop, pain
 
@@ -710,7 +710,7 @@ class Session:
         """What was done and how long it took, one sentence per exercise."""
         elapsed = (self.ended_at_s or self.clock.now()) - (self.started_at_s or 0.0)
         lines = [self.cues.say("summary_start", minutes=self.spoken_duration(elapsed))]
-        for ex, p in zip(self.routine.exercises, self.progress, strict=True):
+        for ex, p in zip(self.routine.exercises, self.done_so_far, strict=True):
             if p.status == "skipped" and p.reps_done == 0:
                 lines.append(self.cues.say("summary_skipped", name=ex.name))
             elif p.status == "not reached" or (p.reps_done == 0 and p.active_s < 1):
@@ -753,8 +753,8 @@ class Session:
         self.timer = _Timer()
         self.frozen_at_s = None
         ex = self.exercise
-        if self.progress[index].status in ("not reached", "skipped"):
-            self.progress[index].status = "started"
+        if self.done_so_far[index].status in ("not reached", "skipped"):
+            self.done_so_far[index].status = "started"
         intro = self.cues.say("exercise_intro", number=index + 1,
                               total=len(self.routine.exercises), name=ex.name)
         self.lines = (intro, *ex.briefing)
@@ -812,7 +812,7 @@ class Session:
 
     def _rep_ended(self, rep: int, side: str, *, completed: bool) -> None:
         """Announce a finished (or abandoned) repetition, with where to pick up again."""
-        progress = self.progress[self.ex_index]
+        progress = self.done_so_far[self.ex_index]
         self._emit(SessionEventType.REP_ENDED, exercise=self.exercise.id, index=self.ex_index,
                    rep=rep, side=side, completed=completed, reps_done=progress.reps_done,
                    active_s=round(progress.active_s, 1), next_rep=self.rep,
@@ -838,7 +838,7 @@ class Session:
         return self.frozen_at_s if self.frozen_at_s is not None else self.clock.now()
 
     def _all_done(self) -> bool:
-        return all(p.status == "done" for p in self.progress)
+        return all(p.status == "done" for p in self.done_so_far)
 
     def _not_now(self, intent: Intent) -> str:
         if self.state is S.IDLE:

@@ -32,6 +32,7 @@ def test_a_scripted_session_walks_the_whole_routine_and_exits_0() -> None:
     done = assistant("run", "--text", "--script", "examples/session.txt")
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
+    assert done.stderr == "", "nothing but the session on the screen"
     said = lines_with_times(done.stdout)
     times = [t for t, _ in said]
     assert times == sorted(times), "session time only goes forward"

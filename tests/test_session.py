@@ -662,3 +662,10 @@ def test_a_device_coming_back_does_not_end_a_pause_the_user_asked_for() -> None:
     coach.loop.post_at(hold + 3, DeviceBack("microphone"))
     coach.run_until(hold + 3)
     assert coach.session.state is SessionState.PAUSED
+
+
+def test_the_machine_binds_every_trigger_without_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    """No model attribute shadows a trigger (transitions would skip it with a warning)."""
+    with caplog.at_level("WARNING", logger="transitions"):
+        short()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("transitions")] == []

@@ -15,6 +15,7 @@ from assistant.clock import Clock, FakeClock, MonotonicClock
 from assistant.commands import Command, Grammar, load_grammar
 from assistant.errors import MatCoachError, UsageError
 from assistant.events import CommandHeard, InboxEvent, NotUnderstood, Shutdown
+from assistant.listening_cli import add_devices, add_model, add_recognize
 from assistant.loop import SessionLoop
 from assistant.routine import BUILTIN_ROUTINE, builtin_routine_names, load_routine, routine_text
 from assistant.script import load_script
@@ -219,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="detailed logs, and a traceback for any error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_routine, _add_diagram):
+    for add in (_add_run, _add_routine, _add_diagram, add_recognize, add_devices, add_model):
         add(sub)
     return parser
 

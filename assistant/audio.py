@@ -263,11 +263,15 @@ def list_devices() -> list[DeviceInfo]:
         default_in, default_out = (int(d) for d in sd.default.device)
     except (TypeError, ValueError):
         default_in = default_out = -1
+    try:
+        found = sd.query_devices()
+    except sd.PortAudioError:  # "Error querying device -1": no sound hardware at all
+        return []
     return [
         DeviceInfo(int(d["index"]), str(d["name"]), int(d["max_input_channels"]),
                    int(d["max_output_channels"]), float(d["default_samplerate"]),
                    int(d["index"]) == default_in, int(d["index"]) == default_out)
-        for d in sd.query_devices()
+        for d in found
     ]
 
 
@@ -304,19 +308,25 @@ class MicSource:
     warnings: that audio is gone, and whoever listens should know it.
     """
 
-    def __init__(self, device: str | None = None, block_s: float = BLOCK_S) -> None:
-        import sounddevice as sd
-
+    def __init__(self, device: str | None = None, block_s: float = BLOCK_S, rate_hz: int | None = None) -> None:
+        """`rate_hz` forces a recording rate (the default: 16 kHz when the device can, else its own)."""
+        try:
+            import sounddevice as sd
+        except OSError as err:  # the PortAudio library itself is missing
+            raise AudioDeviceError("no-portaudio", f"The sound library PortAudio cannot be loaded ({err}); "
+                                   "install it (Debian: sudo apt install libportaudio2), or type commands: "
+                                   "assistant run --text") from err
         self.device = find_input_device(device)
         self.name = self.device.name
         self.overflows = 0
-        rate = RATE_HZ
-        try:
-            sd.check_input_settings(self.device.index, channels=1, dtype="float32", samplerate=RATE_HZ)
-        except Exception:  # PortAudio says "Invalid sample rate" in several ways
-            rate = int(self.device.default_rate_hz)
-            _LOGGER.info("%s cannot record at %d Hz; recording at %d Hz and resampling",
-                         self.name, RATE_HZ, rate)
+        rate = rate_hz or RATE_HZ
+        if rate_hz is None:
+            try:
+                sd.check_input_settings(self.device.index, channels=1, dtype="float32", samplerate=RATE_HZ)
+            except Exception:  # PortAudio says "Invalid sample rate" in several ways
+                rate = int(self.device.default_rate_hz)
+                _LOGGER.info("%s cannot record at %d Hz; recording at %d Hz and resampling",
+                             self.name, RATE_HZ, rate)
         self.rate_hz = rate
         self._resample = Resampler(rate)
         self._frames = max(1, int(block_s * rate))

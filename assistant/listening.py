@@ -178,6 +178,8 @@ class VoskRecognizer:
         self.debug = debug
         self.missing_words: list[str] = []
         """Grammar words the model does not know (they cannot be heard)."""
+        self.unknown_token: str | None = None
+        """How this model spells an unknown word ("[unk]" in English models, "<UNK>" in some)."""
         self._rec: Any = None
         self._model: Any = None
         self._grammar_json = "[]"
@@ -205,11 +207,11 @@ class VoskRecognizer:
             raise ModelError("model-vocabulary",
                              f"The model {self.model_path} knows none of the command words; "
                              "use a model of the grammar's language.")
-        unknown = next((t for t in _UNKNOWN_TOKENS if model.vosk_model_find_word(t) >= 0), None)
-        if unknown is None:
+        self.unknown_token = next((t for t in _UNKNOWN_TOKENS if model.vosk_model_find_word(t) >= 0), None)
+        if self.unknown_token is None:
             _LOGGER.info("The model has no unknown-word token; only decoys catch other speech.")
         else:
-            phrases.append(unknown)
+            phrases.append(self.unknown_token)
         self._model = model
         self._grammar_json = json.dumps(phrases, ensure_ascii=False)
         self._new_recognizer()
@@ -275,6 +277,9 @@ SPHINX_DEFAULT_MODE: Final = "grammar"
 # per phrase. Keyword mode stays available for the benchmark.
 _KWS_THRESHOLD: Final = 1e-20
 _FRAMES_PER_S: Final = 100
+_SPEECH_MARGIN_S: Final = 1.5
+"""The endpointer keeps some silence around speech; an utterance this much longer than the
+longest command is not decoded at all."""
 
 
 class SphinxRecognizer:
@@ -295,7 +300,6 @@ class SphinxRecognizer:
         self.debug = debug
         self.missing_words: list[str] = []
         self._decoder: Any = None
-        self._cmn_start = ""
         self._endpointer: Any = None
         self._buffer = b""
         self._clock = _StreamClock()
@@ -303,6 +307,8 @@ class SphinxRecognizer:
         """Stream seconds of audio given to the endpointer."""
         self._utt_start_s = 0.0
         self._in_utt = False
+        self._speech = bytearray()
+        """The utterance so far, decoded when the endpointer says it ended."""
 
     @property
     def name(self) -> str:
@@ -316,7 +322,8 @@ class SphinxRecognizer:
         began = time.perf_counter()
         # dither: digital silence (files, muted inputs) throws PocketSphinx's feature
         # normalization off; measured, it turned 14/40 correct into 28/40 on synthetic speech.
-        decoder = ps.Decoder(samprate=RATE_HZ, lm=None, bestpath=True, dither=True,
+        # seed: the dither is random; a fixed seed makes a file decode the same way every time.
+        decoder = ps.Decoder(samprate=RATE_HZ, lm=None, bestpath=True, dither=True, seed=1,
                              loglevel="INFO" if self.debug else "FATAL")
         known = {w for w in self.grammar.words() if decoder.lookup_word(w) is not None}
         self.missing_words = sorted(self.grammar.words() - known)
@@ -338,7 +345,6 @@ class SphinxRecognizer:
             finally:
                 keyfile.unlink()
         decoder.activate_search("commands")
-        self._cmn_start = decoder.get_cmn(False)
         self._decoder = decoder
         self._endpointer = ps.Endpointer(window=0.3, ratio=0.9, sample_rate=RATE_HZ)
         _LOGGER.info("Loaded PocketSphinx (%s) in %.1f s", self.mode, time.perf_counter() - began)
@@ -363,7 +369,7 @@ class SphinxRecognizer:
         return heard
 
     def _frame(self, frame: bytes) -> list[Command]:
-        ep, decoder = self._endpointer, self._decoder
+        ep = self._endpointer
         self._fed_s += len(frame) / BYTES_PER_SAMPLE / RATE_HZ
         was_in_speech = ep.in_speech
         speech = ep.process(frame)
@@ -371,30 +377,34 @@ class SphinxRecognizer:
             return []
         if not was_in_speech and not self._in_utt:
             self._utt_start_s = (self._clock.origin_s or 0.0) + ep.speech_start
-            decoder.start_utt()
             self._in_utt = True
-        decoder.process_raw(speech)
+        self._speech += speech
         if not ep.in_speech:
             return self._end_utterance()
         return []
 
     def _end_utterance(self) -> list[Command]:
+        """Decode the utterance in one go: given all of it, PocketSphinx normalizes its features
+        better than live (measured: 51% -> 56% of clean phrases heard, 4% -> 31% at 10 dB SNR)."""
         if not self._in_utt:
             return []
-        self._decoder.end_utt()
         self._in_utt = False
+        speech, self._speech = bytes(self._speech), bytearray()
         now = (self._clock.origin_s or 0.0) + self._fed_s
+        if len(speech) / BYTES_PER_SAMPLE / RATE_HZ > self.settings.max_utterance_s + _SPEECH_MARGIN_S:
+            return []  # talk, not a command: not worth decoding
+        decoder = self._decoder
+        decoder.start_utt()
+        decoder.process_raw(speech, full_utt=True)
+        decoder.end_utt()
         words = [Word(token, float(s.prob),
                       self._utt_start_s + s.start_frame / _FRAMES_PER_S,
                       self._utt_start_s + (s.end_frame + 1) / _FRAMES_PER_S)
-                 for s in self._decoder.seg() or []
+                 for s in decoder.seg() or []
                  if not s.word.startswith(("<", "[", "(")) and s.start_frame >= 0
                  for token in s.word.split("(")[0].split()]
         if words:
             _LOGGER.debug("heard: %s", " ".join(f"{w.text}({w.confidence:.2f})" for w in words))
-        if self.mode == "keywords" and now - self._utt_start_s > self.settings.max_utterance_s + 0.5:
-            # Keyword spotting sees only its phrases; a long utterance around one is talk.
-            return []
         return commands_in(words, self.grammar, self.settings, now)
 
     def finish(self) -> list[Command]:
@@ -408,19 +418,16 @@ class SphinxRecognizer:
         if self._in_utt:
             last = self._endpointer.end_stream(b"\0" * self._endpointer.frame_bytes)
             if last:
-                self._decoder.process_raw(last)
+                self._speech += last
             heard += self._end_utterance()
         return heard
 
     def reset(self) -> None:
-        if self._in_utt:
-            self._decoder.end_utt()
-            self._in_utt = False
+        self._in_utt = False
+        self._speech = bytearray()
         if self._decoder is not None:
             import pocketsphinx as ps
 
-            # Start from the model's own feature normalization, not the last stream's.
-            self._decoder.set_cmn(self._cmn_start)
             self._endpointer = ps.Endpointer(window=0.3, ratio=0.9, sample_rate=RATE_HZ)
         self._buffer = b""
         self._clock = _StreamClock()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -343,25 +344,36 @@ class MicSource:
             ) from err
         self._samples_out = 0
         self._closed = False
+        self._reading = False
+        self._lock = threading.Lock()
         self._last_report = 0.0
 
     def blocks(self) -> Iterator[AudioBlock]:
-        while not self._closed:
-            try:
-                data, overflowed = self._stream.read(self._frames)
-            except Exception as err:
+        with self._lock:
+            self._reading = True
+        try:
+            while not self._closed:
+                try:
+                    data, overflowed = self._stream.read(self._frames)
+                except Exception as err:
+                    if self._closed:
+                        return
+                    raise AudioDeviceError(
+                        "microphone-lost",
+                        f"The microphone '{self.name}' stopped working ({err}); check its cable.",
+                    ) from err
+                if overflowed:
+                    self._count_overflow()
+                pcm = to_pcm16(self._resample(data[:, 0]))
+                start_s = self._samples_out / RATE_HZ
+                self._samples_out += len(pcm) // BYTES_PER_SAMPLE
+                if pcm:
+                    yield AudioBlock(pcm, start_s)
+        finally:
+            with self._lock:
+                self._reading = False
                 if self._closed:
-                    return
-                raise AudioDeviceError(
-                    "microphone-lost", f"The microphone '{self.name}' stopped working ({err}); check its cable."
-                ) from err
-            if overflowed:
-                self._count_overflow()
-            pcm = to_pcm16(self._resample(data[:, 0]))
-            start_s = self._samples_out / RATE_HZ
-            self._samples_out += len(pcm) // BYTES_PER_SAMPLE
-            if pcm:
-                yield AudioBlock(pcm, start_s)
+                    self._release()
 
     def _count_overflow(self) -> None:
         self.overflows += 1
@@ -372,9 +384,16 @@ class MicSource:
                             "the computer may be too busy.", self.overflows)
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        """Safe from any thread: a stream being read is released by its reader, after the read
+        returns (closing it under a blocking read crashes PortAudio)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if not self._reading:
+                self._release()
+
+    def _release(self) -> None:
         try:
             self._stream.stop()
             self._stream.close()

@@ -89,6 +89,7 @@ class Listener:
         self._reconnect_s = reconnect_s
         self._stop = threading.Event()
         self._reset_wanted = threading.Event()
+        self._listening = threading.Event()
         self._source: AudioSource | None = None
         self._lock = threading.Lock()
         self.heard: list[Command] = []
@@ -106,6 +107,10 @@ class Listener:
     def reset(self) -> None:
         """Forget the utterance in progress (call when the gate opens after the assistant spoke)."""
         self._reset_wanted.set()
+
+    def wait_until_listening(self, timeout_s: float) -> bool:
+        """True once sound is arriving from the microphone (False after `timeout_s` without)."""
+        return self._listening.wait(timeout_s)
 
     @property
     def running(self) -> bool:
@@ -162,6 +167,7 @@ class Listener:
     def _listen(self, source: AudioSource) -> None:
         self.recognizer.reset()
         for block in source.blocks():
+            self._listening.set()
             if self._stop.is_set():
                 return
             if self._reset_wanted.is_set():

@@ -27,7 +27,7 @@ TIMEOUT_S: Final = 20.0
 def _two_commands(folder: Path, first: str, second: str, voice: Voice) -> Path:
     gap = np.zeros(int(2.0 * RATE_HZ), np.float32)
     a, b = synthesize(first, voice, folder / "tts"), synthesize(second, voice, folder / "tts")
-    return write_wav(folder / f"room-{first}-{second}.wav", np.concatenate([gap[:RATE_HZ // 2], a, gap, b, gap]))
+    return write_wav(folder / f"room-{first}-{second}.wav", np.concatenate([gap[:RATE_HZ], a, gap, b, gap]))
 
 
 def _collect(inbox: queue.Queue[InboxEvent], count: int) -> list[InboxEvent]:
@@ -58,6 +58,7 @@ def test_korean_commands_spoken_in_the_room_reach_the_inbox(room: Room, speech_d
     inbox: queue.Queue[InboxEvent] = queue.Queue()
     listener = Listener(recognizer, lambda: MicSource("pulse", rate_hz=rate_hz), inbox.put).start()
     try:
+        assert listener.wait_until_listening(TIMEOUT_S)
         player = room.play(_two_commands(speech_dir, "정지", "계속", Voice("ko+f2", 160)))
         events = _collect(inbox, 2)
         player.wait(TIMEOUT_S)
@@ -76,6 +77,7 @@ def test_an_english_command_spoken_in_the_room_is_heard_by_pocketsphinx(room: Ro
     inbox: queue.Queue[InboxEvent] = queue.Queue()
     listener = Listener(SphinxRecognizer(english), lambda: MicSource("pulse"), inbox.put).start()
     try:
+        assert listener.wait_until_listening(TIMEOUT_S)
         player = room.play(make_clip("say that again", Voice("en-us+f3", 150), speech_dir).path)
         events = _collect(inbox, 1)
         player.wait(TIMEOUT_S)

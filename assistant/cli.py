@@ -17,6 +17,7 @@ from assistant.cues import load_cues
 from assistant.errors import MatCoachError, UsageError
 from assistant.events import CommandHeard, InboxEvent, NotUnderstood, Shutdown
 from assistant.history import HistoryRecorder, SqliteHistory, default_data_dir, progress_sentence
+from assistant.listening_cli import add_devices, add_model, add_recognize
 from assistant.loop import SessionLoop
 from assistant.report import plot_minutes, print_history, write_csv
 from assistant.routine import BUILTIN_ROUTINE, builtin_routine_names, load_routine, routine_text
@@ -391,7 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="detailed logs, and a traceback for any error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_say, _add_voices, _add_history, _add_routine, _add_diagram, _add_service):
+    for add in (_add_run, _add_say, _add_voices, add_recognize, add_devices, add_model, _add_history,
+                _add_routine, _add_diagram, _add_service):
         add(sub)
     return parser
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from assistant.commands import Grammar, load_grammar
 from tests.room import Room, RoomUnavailable, virtual_room
 
 
@@ -50,3 +52,22 @@ def room() -> Iterator[Room]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the PulseAudio virtual room must work in CI: {err}")
         pytest.skip(f"no PulseAudio virtual room here: {err}")
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthesized clips, made once per test session and shared by every listening test."""
+    return tmp_path_factory.mktemp("speech")
+
+
+@pytest.fixture(scope="session")
+def english() -> Grammar:
+    return load_grammar()
+
+
+@pytest.fixture(autouse=True)
+def _no_user_models(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up a model from the developer's own cache or environment."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("VOSK_MODEL_PATH", raising=False)
+    monkeypatch.delenv("MATCOACH_MODEL_URL", raising=False)

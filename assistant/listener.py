@@ -1,0 +1,201 @@
+"""Choosing an engine, and the listening thread: microphone -> recognizer -> inbox.
+
+The thread only posts events (`CommandHeard`, `DeviceLost`, `DeviceBack`); it never touches
+the session. A microphone that fails is retried every `reconnect_s` until it works again or
+the listener is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, TypeAlias
+
+from assistant.audio import AudioSource, MicSource
+from assistant.commands import Command, Grammar
+from assistant.errors import AudioDeviceError, ModelError
+from assistant.events import CommandHeard, DeviceBack, DeviceLost, InboxEvent
+from assistant.listening import HearingSettings, Recognizer, SphinxRecognizer, VoskRecognizer
+from assistant.models import find_vosk_model
+
+_LOGGER = logging.getLogger(__name__)
+
+ENGINES: Final = ("auto", "vosk", "pocketsphinx")
+RECONNECT_S: Final = 2.0
+JOIN_TIMEOUT_S: Final = 5.0
+
+Post: TypeAlias = Callable[[InboxEvent], None]
+CommandGate: TypeAlias = Callable[[Command], bool]
+"""Decides whether a heard command reaches the inbox (e.g. only barge-in words while speaking)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineChoice:
+    """Which recognizer to use, and the one-line reason given to the user."""
+
+    engine: str
+    """"vosk" or "pocketsphinx"."""
+    model: Path | None
+    reason: str
+
+
+def choose_engine(engine: str = "auto", model: Path | None = None,
+                  models_dir: Path = Path("models")) -> EngineChoice:
+    """Resolve --engine/--model: auto prefers Vosk when a model is found, else PocketSphinx."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}")
+    if engine == "pocketsphinx":
+        if model is not None:
+            _LOGGER.warning("--model is for Vosk; it will not be used with --engine pocketsphinx.")
+        return EngineChoice("pocketsphinx", None, "Listening with PocketSphinx, as asked (--engine pocketsphinx).")
+    found = find_vosk_model(model, models_dir)
+    if found is not None:
+        return EngineChoice("vosk", found.path,
+                            f"Listening with Vosk: model {found.path.name} found in {found.where}.")
+    if engine == "vosk":
+        raise ModelError("model-missing",
+                         f"No Vosk model in --model, ${'VOSK_MODEL_PATH'}, ./{models_dir}/ or the user cache; "
+                         "run: assistant model download")
+    return EngineChoice("pocketsphinx", None,
+                        "Listening with PocketSphinx: no Vosk model found "
+                        "(for better recognition run: assistant model download).")
+
+
+def make_recognizer(choice: EngineChoice, grammar: Grammar, settings: HearingSettings | None = None,
+                    debug: bool = False) -> VoskRecognizer | SphinxRecognizer:
+    """The recognizer of `choice`, loaded now so that a bad model fails before audio starts."""
+    recognizer: VoskRecognizer | SphinxRecognizer
+    if choice.engine == "vosk":
+        assert choice.model is not None
+        recognizer = VoskRecognizer(choice.model, grammar, settings, debug=debug)
+    else:
+        recognizer = SphinxRecognizer(grammar, settings, debug=debug)
+    recognizer.load()
+    return recognizer
+
+
+class Listener:
+    """A running listening thread; `close()` stops it and releases the microphone."""
+
+    def __init__(self, recognizer: Recognizer, open_source: Callable[[], AudioSource], post: Post,
+                 gate: CommandGate | None = None, reconnect_s: float = RECONNECT_S) -> None:
+        self.recognizer = recognizer
+        self._open_source = open_source
+        self._post = post
+        self._gate = gate
+        self._reconnect_s = reconnect_s
+        self._stop = threading.Event()
+        self._reset_wanted = threading.Event()
+        self._listening = threading.Event()
+        self._source: AudioSource | None = None
+        self._lock = threading.Lock()
+        self.heard: list[Command] = []
+        """Every command posted, in order (for diagnostics and tests)."""
+        self._thread = threading.Thread(target=self._run, name="listening", daemon=True)
+
+    def start(self) -> Listener:
+        self._thread.start()
+        return self
+
+    def set_gate(self, gate: CommandGate | None) -> None:
+        """Hook for the speaking gate: None lets every command through."""
+        self._gate = gate
+
+    def reset(self) -> None:
+        """Forget the utterance in progress (call when the gate opens after the assistant spoke)."""
+        self._reset_wanted.set()
+
+    def wait_until_listening(self, timeout_s: float) -> bool:
+        """True once sound is arriving from the microphone (False after `timeout_s` without)."""
+        return self._listening.wait(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self._source is not None:
+                self._source.close()
+        self._thread.join(JOIN_TIMEOUT_S)
+        if self._thread.is_alive():
+            _LOGGER.warning("The listening thread did not stop within %.0f s.", JOIN_TIMEOUT_S)
+
+    def _run(self) -> None:
+        lost: str | None = None
+        while not self._stop.is_set():
+            try:
+                with self._lock:
+                    if self._stop.is_set():
+                        return
+                    self._source = self._open_source()
+                if lost is not None:
+                    _LOGGER.warning("The microphone '%s' works again.", self._source.name)
+                    self._post(DeviceBack(self._source.name))
+                    lost = None
+                self._listen(self._source)
+                if self._stop.is_set():
+                    return
+                raise AudioDeviceError("microphone-ended", "The microphone stream ended.")
+            except AudioDeviceError as err:
+                if self._stop.is_set():
+                    return
+                name = self._source.name if self._source is not None else "microphone"
+                if lost is None:
+                    _LOGGER.warning("%s Retrying every %.0f s.", err.message, self._reconnect_s)
+                    self._post(DeviceLost(name, err.message))
+                    lost = name
+                self._close_source()
+                self._stop.wait(self._reconnect_s)
+            except Exception:  # a failing engine must not die silently: log it, say the mic is lost
+                _LOGGER.exception("Listening failed")
+                self._post(DeviceLost("microphone", "listening failed; see the log"))
+                self._close_source()
+                return
+        self._close_source()
+
+    def _close_source(self) -> None:
+        with self._lock:
+            if self._source is not None:
+                self._source.close()
+                self._source = None
+
+    def _listen(self, source: AudioSource) -> None:
+        self.recognizer.reset()
+        for block in source.blocks():
+            self._listening.set()
+            if self._stop.is_set():
+                return
+            if self._reset_wanted.is_set():
+                self._reset_wanted.clear()
+                self.recognizer.reset()
+            for command in self.recognizer.accept(block):
+                gate = self._gate
+                if gate is not None and not gate(command):
+                    _LOGGER.debug("gated: %s", command.phrase)
+                    continue
+                _LOGGER.info("Heard '%s' (%s, %.2f)", command.phrase, command.intent.value, command.confidence)
+                self.heard.append(command)
+                self._post(CommandHeard(command))
+
+
+def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_device: str | None = None,
+                    gate: CommandGate | None = None, settings: HearingSettings | None = None,
+                    debug: bool = False, reconnect_s: float = RECONNECT_S) -> Listener:
+    """Open the microphone and listen on a thread, posting heard commands to `post`.
+
+    Fails here, before the thread starts, when there is no microphone or the model is bad; a
+    microphone lost later is reported with `DeviceLost` and retried.
+    """
+    _LOGGER.warning("%s", choice.reason)
+    recognizer = make_recognizer(choice, grammar, settings, debug)
+    first: list[AudioSource] = [MicSource(input_device)]  # no microphone: AudioDeviceError now
+
+    def open_source() -> AudioSource:
+        return first.pop() if first else MicSource(input_device)
+
+    return Listener(recognizer, open_source, post, gate, reconnect_s).start()

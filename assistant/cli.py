@@ -11,20 +11,18 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from assistant import __version__
-from assistant.clock import Clock, FakeClock, MonotonicClock
-from assistant.commands import Command, Grammar, load_grammar
-from assistant.cues import load_cues
+from assistant.app import build_loop, heard, run_voice
+from assistant.clock import FakeClock, MonotonicClock
+from assistant.commands import Grammar, load_grammar
 from assistant.errors import MatCoachError, UsageError
 from assistant.events import CommandHeard, InboxEvent, NotUnderstood, Shutdown
-from assistant.history import HistoryRecorder, SqliteHistory, default_data_dir, progress_sentence
+from assistant.history import SqliteHistory, default_data_dir
 from assistant.listening_cli import add_devices, add_model, add_recognize
-from assistant.loop import SessionLoop
 from assistant.report import plot_minutes, print_history, write_csv
 from assistant.routine import BUILTIN_ROUTINE, builtin_routine_names, load_routine, routine_text
 from assistant.script import load_script
-from assistant.session import Session
 from assistant.settings import RunSettings
-from assistant.speaking import Speaker, TextSpeaker
+from assistant.speaking import TextSpeaker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -90,43 +88,6 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
     )
 
 
-def build_loop(settings: RunSettings, clock: Clock, speaker: Speaker) -> SessionLoop:
-    """A session loop over the routine of `settings`, speaking through `speaker`, recording history.
-
-    With a history, an interrupted session of today is offered first, "how am I doing" is
-    answered from it, and every repetition is committed as it is done.
-    """
-    routine = load_routine(settings.routine)
-    history = None
-    if settings.data_dir is not None:
-        history = SqliteHistory.open(settings.data_dir)
-        if history.notice:
-            print(history.notice, file=sys.stderr)
-    resume_point = history.interrupted_today(routine) if history else None
-    cues = load_cues()
-
-    def progress() -> str:
-        return progress_sentence(history, cues) if history else ""
-
-    loop = SessionLoop(
-        lambda announce: Session(routine, clock, announce, duration_of=speaker.duration_s, cues=cues,
-                                 resume_point=resume_point, progress_report=progress),
-        clock,
-        speaker,
-    )
-    if history is not None:
-        loop.session_observers.append(HistoryRecorder(history, routine, offered=resume_point))
-    return loop
-
-
-def heard(grammar: Grammar, phrase: str, at_s: float) -> InboxEvent:
-    """A typed or scripted phrase, as the recognizer would report it."""
-    intent = grammar.match(phrase)
-    if intent is None:
-        return NotUnderstood(phrase)
-    return CommandHeard(Command(intent, phrase.strip().lower(), 1.0, at_s, at_s, at_s))
-
-
 def _print_heard(out: TextIO) -> Callable[[InboxEvent, float], None]:
     def show(event: InboxEvent, at_s: float) -> None:
         if isinstance(event, CommandHeard):
@@ -140,11 +101,7 @@ def _print_heard(out: TextIO) -> Callable[[InboxEvent, float], None]:
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = _run_settings(args)
     if not settings.text:
-        raise UsageError(
-            "voice-unavailable",
-            "Voice mode is not built into this version yet; run with --text to type commands: "
-            "assistant run --text",
-        )
+        return run_voice(settings, load_grammar())
     load_routine(settings.routine)  # a wrong routine fails here, before anything starts
     grammar = load_grammar()
     if settings.script is not None:
@@ -411,6 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.debug)
+    if not args.debug:
+        from assistant.alsa import quiet_alsa
+
+        quiet_alsa()
     handler: Handler = args.handler
     try:
         return handler(args)

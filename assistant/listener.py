@@ -81,12 +81,15 @@ class Listener:
     """A running listening thread; `close()` stops it and releases the microphone."""
 
     def __init__(self, recognizer: Recognizer, open_source: Callable[[], AudioSource], post: Post,
-                 gate: CommandGate | None = None, reconnect_s: float = RECONNECT_S) -> None:
+                 gate: CommandGate | None = None, reconnect_s: float = RECONNECT_S,
+                 should_reset: Callable[[], bool] | None = None) -> None:
         self.recognizer = recognizer
         self._open_source = open_source
         self._post = post
         self._gate = gate
         self._reconnect_s = reconnect_s
+        self._should_reset = should_reset
+        """Asked before each block: True when the gate has just opened after the assistant spoke."""
         self._stop = threading.Event()
         self._reset_wanted = threading.Event()
         self._listening = threading.Event()
@@ -170,7 +173,7 @@ class Listener:
             self._listening.set()
             if self._stop.is_set():
                 return
-            if self._reset_wanted.is_set():
+            if self._reset_wanted.is_set() or (self._should_reset is not None and self._should_reset()):
                 self._reset_wanted.clear()
                 self.recognizer.reset()
             for command in self.recognizer.accept(block):
@@ -185,7 +188,8 @@ class Listener:
 
 def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_device: str | None = None,
                     gate: CommandGate | None = None, settings: HearingSettings | None = None,
-                    debug: bool = False, reconnect_s: float = RECONNECT_S) -> Listener:
+                    debug: bool = False, reconnect_s: float = RECONNECT_S,
+                    should_reset: Callable[[], bool] | None = None) -> Listener:
     """Open the microphone and listen on a thread, posting heard commands to `post`.
 
     Fails here, before the thread starts, when there is no microphone or the model is bad; a
@@ -198,4 +202,4 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
     def open_source() -> AudioSource:
         return first.pop() if first else MicSource(input_device)
 
-    return Listener(recognizer, open_source, post, gate, reconnect_s).start()
+    return Listener(recognizer, open_source, post, gate, reconnect_s, should_reset).start()

@@ -57,7 +57,7 @@ def choose_engine(engine: str = "auto", model: Path | None = None,
                             f"Listening with Vosk: model {found.path.name} found in {found.where}.")
     if engine == "vosk":
         raise ModelError("model-missing",
-                         f"No Vosk model in --model, ${'VOSK_MODEL_PATH'}, ./{models_dir}/ or the user cache; "
+                         f"No Vosk model in --model, $VOSK_MODEL_PATH, ./{models_dir}/ or the user cache; "
                          "run: assistant model download")
     return EngineChoice("pocketsphinx", None,
                         "Listening with PocketSphinx: no Vosk model found "

@@ -332,6 +332,10 @@ class SphinxRecognizer:
                             "with them cannot be heard: %s", ", ".join(self.missing_words))
         commands = [p for p in self.grammar.phrases if all(w in known for w in p.split())]
         decoys = [p for p in self.grammar.decoys if all(w in known for w in p.split())]
+        if not commands:
+            raise ModelError("model-vocabulary", "PocketSphinx's English model knows none of the command "
+                             f"words of the '{self.grammar.language}' grammar; use Vosk with a model of "
+                             "that language (--engine vosk --model DIR).")
         if self.mode == "grammar":
             alternatives = " | ".join([*commands, *decoys])
             # One phrase per utterance: a loop (<phrase>+) over 200 words decodes 100x slower

@@ -51,7 +51,7 @@ class HearingSettings:
     max_other_words: int = 1
     """A command is obeyed only when said (nearly) alone: at most this many other words in the
     same utterance. Commands inside a sentence ("say pause at any time") are not commands."""
-    stable_s: float = 0.3
+    stable_s: float = 0.2
     """Seconds a partial result must stay unchanged before it is acted on early."""
     max_utterance_s: float = 2.0
     """An utterance whose words span longer than this is talk, not a command (the longest

@@ -191,6 +191,7 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
     Fails here, before the thread starts, when there is no microphone or the model is bad; a
     microphone lost later is reported with `DeviceLost` and retried.
     """
+    # WARNING so that the one line saying which engine listens, and why, shows without --debug.
     _LOGGER.warning("%s", choice.reason)
     recognizer = make_recognizer(choice, grammar, settings, debug)
     first: list[AudioSource] = [MicSource(input_device)]  # no microphone: AudioDeviceError now

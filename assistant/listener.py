@@ -57,7 +57,7 @@ def choose_engine(engine: str = "auto", model: Path | None = None,
                             f"Listening with Vosk: model {found.path.name} found in {found.where}.")
     if engine == "vosk":
         raise ModelError("model-missing",
-                         f"No Vosk model in --model, ${'VOSK_MODEL_PATH'}, ./{models_dir}/ or the user cache; "
+                         f"No Vosk model in --model, $VOSK_MODEL_PATH, ./{models_dir}/ or the user cache; "
                          "run: assistant model download")
     return EngineChoice("pocketsphinx", None,
                         "Listening with PocketSphinx: no Vosk model found "
@@ -195,6 +195,7 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
     Fails here, before the thread starts, when there is no microphone or the model is bad; a
     microphone lost later is reported with `DeviceLost` and retried.
     """
+    # WARNING so that the one line saying which engine listens, and why, shows without --debug.
     _LOGGER.warning("%s", choice.reason)
     recognizer = make_recognizer(choice, grammar, settings, debug)
     first: list[AudioSource] = [MicSource(input_device)]  # no microphone: AudioDeviceError now

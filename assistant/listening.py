@@ -51,7 +51,7 @@ class HearingSettings:
     max_other_words: int = 1
     """A command is obeyed only when said (nearly) alone: at most this many other words in the
     same utterance. Commands inside a sentence ("say pause at any time") are not commands."""
-    stable_s: float = 0.3
+    stable_s: float = 0.2
     """Seconds a partial result must stay unchanged before it is acted on early."""
     max_utterance_s: float = 2.0
     """An utterance whose words span longer than this is talk, not a command (the longest
@@ -332,6 +332,10 @@ class SphinxRecognizer:
                             "with them cannot be heard: %s", ", ".join(self.missing_words))
         commands = [p for p in self.grammar.phrases if all(w in known for w in p.split())]
         decoys = [p for p in self.grammar.decoys if all(w in known for w in p.split())]
+        if not commands:
+            raise ModelError("model-vocabulary", "PocketSphinx's English model knows none of the command "
+                             f"words of the '{self.grammar.language}' grammar; use Vosk with a model of "
+                             "that language (--engine vosk --model DIR).")
         if self.mode == "grammar":
             alternatives = " | ".join([*commands, *decoys])
             # One phrase per utterance: a loop (<phrase>+) over 200 words decodes 100x slower

@@ -232,7 +232,12 @@ def download_model(spec: ModelSpec, models_dir: Path = Path("models"), base_url:
     downloads = models_dir / ".download"
     downloads.mkdir(parents=True, exist_ok=True)
     part = downloads / f"{spec.name}.zip.part"
-    _fetch(spec.url(base), part, spec.size_bytes, progress)
+    try:
+        _fetch(spec.url(base), part, spec.size_bytes, progress)
+    except ModelError:
+        if not any(downloads.iterdir()):  # nothing to resume: leave no trace
+            downloads.rmdir()
+        raise
     if part.stat().st_size != spec.size_bytes or _md5(part) != spec.md5:
         part.unlink()
         raise ModelError("model-checksum",

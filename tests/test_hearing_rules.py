@@ -43,3 +43,12 @@ def test_an_uncertain_word_is_not_acted_on(english: Grammar) -> None:
 def test_a_long_stretch_of_speech_is_talk(english: Grammar) -> None:
     """A single command word dragged over 3 s is how a forced grammar fit of a sentence looks."""
     assert commands_in(_words(("stop", 1.0), each_s=3.0), english, RULES, emitted_s=5.0) == []
+
+
+def test_acting_early_on_a_phrase_cannot_pick_the_wrong_intent(english: Grammar) -> None:
+    """Vosk may act on "next" before it could become "next exercise": every phrase that starts
+    another one means the same thing, so acting early never changes what is done."""
+    for short, intent in english.phrases.items():
+        for longer, other in english.phrases.items():
+            if longer.startswith(short + " "):
+                assert other is intent, f"'{short}' ({intent}) starts '{longer}' ({other})"

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 MIN_CLEAN_ACCURACY: Final = 0.9
 """Measured: 100% of 7 words x 3 voices."""
 EARLY_LATENCY_S: Final = 0.6
-"""Measured median 0.3-0.5 s from the end of the word to the command, on stable partials."""
+"""Measured median 0.46 s from the end of the word to the command (bench), on stable partials."""
 
 
 def _hear(recognizer: VoskRecognizer, clip: Clip | Path) -> list[Command]:

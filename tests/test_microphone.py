@@ -15,7 +15,7 @@ from assistant.audio import RATE_HZ, AudioBlock, AudioSource, MicSource, WavSour
 from assistant.commands import Grammar, Intent
 from assistant.errors import AudioDeviceError
 from assistant.events import CommandHeard, DeviceBack, DeviceLost, InboxEvent
-from assistant.listener import Listener
+from assistant.listener import EngineChoice, Listener, start_listening
 from assistant.listening import SphinxRecognizer, VoskRecognizer
 from tests.korean import korean_grammar, korean_model_path
 from tests.room import Room
@@ -139,3 +139,28 @@ def test_the_gate_decides_which_commands_reach_the_inbox(speech_dir: Path) -> No
     finally:
         listener.close()
     assert _intents(events) == [Intent.STOP]
+
+
+@pytest.mark.audio
+def test_start_listening_hears_the_room_and_closes_cleanly(room: Room, speech_dir: Path) -> None:
+    """The function `assistant run` calls: engine line, microphone by name part, commands posted."""
+    choice = EngineChoice("vosk", korean_model_path(), "Listening with Vosk (test).")
+    inbox: queue.Queue[InboxEvent] = queue.Queue()
+    listener = start_listening(choice, korean_grammar(), inbox.put, input_device="puls")
+    try:
+        assert listener.wait_until_listening(TIMEOUT_S)
+        player = room.play(make_clip("아니요", Voice("ko+f2", 160), speech_dir).path)
+        events = _collect(inbox, 1)
+        player.wait(TIMEOUT_S)
+    finally:
+        listener.close()
+    assert _intents(events) == [Intent.NO]
+    assert not listener.running
+
+
+@pytest.mark.audio
+def test_a_wrong_input_device_fails_before_listening_starts(room: Room, english: Grammar) -> None:
+    """The message lists the microphones there are, so the user can pick one."""
+    choice = EngineChoice("pocketsphinx", None, "")
+    with pytest.raises(AudioDeviceError, match="No microphone matches --input-device 'headset-9'.*pulse"):
+        start_listening(choice, english, lambda event: None, input_device="headset-9")

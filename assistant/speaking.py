@@ -161,6 +161,8 @@ class SpeechWorker:
         self._queue: queue.Queue[_Said | None] = queue.Queue()
         self._prepared: list[str] = []
         self._tones: dict[tuple[str, float], Any] = {}
+        self._heard_until_s = 0.0
+        """Session time at which the last sentence played so far is heard to its end."""
         self.lost = False
         """The speaker failed; sentences are printed instead."""
         self._thread = threading.Thread(target=self._run, name="speech-play", daemon=True)
@@ -233,8 +235,16 @@ class SpeechWorker:
 
     def wait_until_quiet(self, timeout_s: float) -> bool:
         """Wait until every queued sentence has been played (or dropped); False on timeout."""
+        began = time.monotonic()
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout_s)
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout=timeout_s):
+                return False
+        # The last frames were handed to the device; they are heard only after its latency.
+        # Closing before then would cut the end of the sentence off.
+        tail = self._heard_until_s - self._now()
+        if tail > 0:
+            time.sleep(min(tail, max(0.0, timeout_s - (time.monotonic() - began))))
+        return True
 
     # ------------------------------------------------------------ the play thread
 
@@ -281,6 +291,7 @@ class SpeechWorker:
             return
         if playback.started_at_s is not None:
             ended = playback.ended_at_s if playback.ended_at_s is not None else self._now()
+            self._heard_until_s = max(self._heard_until_s, ended)
             self._post(SpeechEnded(said.text, ended, interrupted=playback.cut))
 
     def _wait(self, event: threading.Event) -> bool:

@@ -17,7 +17,7 @@ from assistant.commands import Grammar, load_grammar
 from assistant.errors import MatCoachError, UsageError
 from assistant.events import CommandHeard, InboxEvent, NotUnderstood, Shutdown
 from assistant.history import SqliteHistory, default_data_dir
-from assistant.listening_cli import add_devices, add_model, add_recognize
+from assistant.listening_cli import add_devices, add_engine_options, add_model, add_recognize
 from assistant.report import plot_minutes, print_history, write_csv
 from assistant.routine import BUILTIN_ROUTINE, builtin_routine_names, load_routine, routine_text
 from assistant.script import load_script
@@ -212,6 +212,43 @@ def _cmd_voices(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- routine, diagram
 
 
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="a whole session with a synthetic user voice, in a simulated room")
+    p.add_argument("--out", type=Path, metavar="FILE.wav", help="write the room's sound (both voices)")
+    p.add_argument("--speed", type=float, default=10.0, metavar="N",
+                   help="shorten the quiet parts (holds, rests) N times (default: 10)")
+    p.add_argument("--routine", default=BUILTIN_ROUTINE, metavar="NAME|FILE",
+                   help=f"built-in routine name or a routine .toml file (default: {BUILTIN_ROUTINE})")
+    p.add_argument("--voice", metavar="V", help="the coach's voice (see: assistant voices)")
+    add_engine_options(p)
+    p.set_defaults(handler=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from assistant.demo import run_demo
+    from assistant.listener import choose_engine, make_recognizer
+
+    if not 1 <= args.speed <= 1000:
+        raise UsageError("usage", f"--speed must be from 1 to 1000, not {args.speed:g}.")
+    if args.out is not None and args.out.suffix.lower() != ".wav":
+        raise UsageError("usage", f"--out writes a WAV file; give a name ending in .wav, not {args.out.name}.")
+    routine = load_routine(args.routine)
+    grammar = load_grammar()
+    choice = choose_engine(args.engine, args.model)
+    print(choice.reason, file=sys.stderr)
+    recognizer = make_recognizer(choice, grammar, debug=args.debug)
+    report = run_demo(routine, grammar, recognizer, speed=args.speed, out_wav=args.out, screen=sys.stdout,
+                      voice=args.voice)
+    said = len(report.said_by_user)
+    print(f"\nThe user said {said} commands; {len(report.acted_on)} were heard and acted on; "
+          f"{len(report.gated)} heard in the coach's own voice were ignored. "
+          f"{report.session_s / 60:.0f} session minutes in {report.audio_s / 60:.1f} minutes of sound.",
+          file=sys.stderr)
+    if args.out is not None:
+        print(f"Wrote {args.out}", file=sys.stderr)
+    return EXIT_OK if report.finished else EXIT_FAILURE
+
+
 def _add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("history", help="past sessions and a weekly summary")
     p.add_argument("--last", type=int, default=10, metavar="N", help="how many sessions (default: 10)")
@@ -349,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="detailed logs, and a traceback for any error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_say, _add_voices, add_recognize, add_devices, add_model, _add_history,
+    for add in (_add_run, _add_demo, _add_say, _add_voices, add_recognize, add_devices, add_model, _add_history,
                 _add_routine, _add_diagram, _add_service):
         add(sub)
     return parser

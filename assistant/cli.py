@@ -249,6 +249,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK if report.finished else EXIT_FAILURE
 
 
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("check", help="a one-minute self-test: devices, microphone, speaker, model, 'next'")
+    p.add_argument("--input-device", metavar="D", help="microphone: index or name part")
+    p.add_argument("--output-device", metavar="D", help="speaker: index or name part")
+    p.add_argument("--answer-timeout", type=float, default=12.0, metavar="S",
+                   help="how long to wait for you to say next (default: 12)")
+    add_engine_options(p)
+    p.set_defaults(handler=_cmd_check)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from assistant.check import run_check
+
+    parts = run_check(args.input_device, args.output_device, args.engine, args.model,
+                      answer_timeout_s=args.answer_timeout)
+    return EXIT_OK if all(p.ok for p in parts) else EXIT_FAILURE
+
+
 def _add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("history", help="past sessions and a weekly summary")
     p.add_argument("--last", type=int, default=10, metavar="N", help="how many sessions (default: 10)")
@@ -386,8 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="detailed logs, and a traceback for any error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_demo, _add_say, _add_voices, add_recognize, add_devices, add_model, _add_history,
-                _add_routine, _add_diagram, _add_service):
+    for add in (_add_run, _add_demo, _add_check, _add_say, _add_voices, add_recognize, add_devices,
+                add_model, _add_history, _add_routine, _add_diagram, _add_service):
         add(sub)
     return parser
 

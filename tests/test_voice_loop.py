@@ -1,0 +1,211 @@
+"""The whole voice loop, end to end, in the PulseAudio virtual room.
+
+`assistant run` runs as a process with the room's monitor as its microphone and the room as
+its speaker, so it hears itself as on a mat. The test speaks into the room (espeak-ng, another
+voice, played with paplay) and reads what happened from the assistant's screen transcript.
+Like a person on a mat, the test says a command again when it was not heard.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from tests.room import Room
+
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
+
+ROOT: Final = Path(__file__).parents[1]
+ROUTINE: Final = ROOT / "tests" / "data" / "short-routine.toml"
+START_TIMEOUT_S: Final = 90.0
+"""Pre-rendering the routine's speech and opening the devices (slower on a loaded machine)."""
+ANSWER_TIMEOUT_S: Final = 6.0
+"""How long the user waits for an answer before saying a command again."""
+TRIES: Final = 4
+USER_VOICE: Final = ("en-us", "150")
+
+
+class Assistant:
+    """`assistant run` in the room, with its screen transcript read as it comes."""
+
+    def __init__(self, room: Room, data_dir: Path, cache_dir: Path) -> None:
+        env = {**room.env, "PYTHONUNBUFFERED": "1", "XDG_CACHE_HOME": str(cache_dir),
+               "XDG_CONFIG_HOME": str(cache_dir / "config")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "run", "--routine", str(ROUTINE), "--data-dir", str(data_dir),
+             "--engine", "pocketsphinx", "--input-device", "pulse", "--output-device", "pulse"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+        self.lines: list[tuple[float, str]] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_errors, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._lock:
+                self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def _read_errors(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.errors.append(line.rstrip("\n"))
+
+    def transcript(self) -> list[str]:
+        with self._lock:
+            return [text for _, text in self.lines]
+
+    def wait_for(self, pattern: str, timeout_s: float, since: float = 0.0) -> float | None:
+        """Monotonic time of the first line (after `since`) matching `pattern`; None on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                for at, text in self.lines:
+                    if at >= since and re.search(pattern, text):
+                        return at
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return None
+
+    def heard(self) -> list[str]:
+        return [t for t in self.transcript() if re.match(r"^\[\s*[0-9.]+\] you: ", t)]
+
+    def close(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        code = self.proc.wait(30)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+        return code
+
+
+class User:
+    """A person on the mat: speaks into the room, and repeats what was not heard."""
+
+    def __init__(self, room: Room, clips: Path) -> None:
+        self.room = room
+        self.clips = clips
+
+    def clip(self, phrase: str) -> Path:
+        path = self.clips / f"{phrase.replace(' ', '_')}.wav"
+        if not path.exists():
+            voice, rate = USER_VOICE
+            subprocess.run(["espeak-ng", "-v", voice, "-s", rate, "-w", str(path), phrase], check=True, timeout=30)
+        return path
+
+    def say(self, phrase: str) -> float:
+        """Play the phrase into the room; returns when it has been said (monotonic time)."""
+        subprocess.run(["paplay", f"--device={self.room.sink}", str(self.clip(phrase))], env=self.room.env,
+                       check=True, timeout=30)
+        return time.monotonic()
+
+    def say_until(self, assistant: Assistant, phrase: str, answer: str, tries: int = TRIES) -> float:
+        """Say `phrase` until the assistant's `answer` appears; its time."""
+        for _ in range(tries):
+            said = self.say(phrase)
+            at = assistant.wait_for(answer, ANSWER_TIMEOUT_S, since=said - 1.0)
+            if at is not None:
+                return at
+        raise AssertionError(f"'{phrase}' was never acted on ({answer!r}); last lines: {assistant.transcript()[-6:]}")
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("user-clips")
+
+
+@pytest.fixture(scope="session")
+def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared by the tests: the routine's speech is rendered once."""
+    return tmp_path_factory.mktemp("speech-cache")
+
+
+@pytest.fixture
+def assistant(room: Room, tmp_path: Path, speech_cache: Path) -> Iterator[Assistant]:
+    running = Assistant(room, tmp_path / "data", speech_cache)
+    try:
+        started = running.wait_for(r"Welcome\.", START_TIMEOUT_S)
+        assert started is not None, f"did not start: {running.errors[-5:]}"
+        yield running
+    finally:
+        running.close()
+
+
+def test_a_silent_session_runs_to_the_end_and_never_obeys_its_own_voice(assistant: Assistant) -> None:
+    """Nobody speaks: the whole routine is said, and no command is ever acted on."""
+    assert assistant.wait_for(r"Goodbye", 240.0) is not None, assistant.transcript()[-5:]
+    assert assistant.heard() == [], "the assistant obeyed its own voice"
+    assert assistant.proc.wait(30) == 0
+
+
+def test_spoken_commands_drive_a_whole_session(assistant: Assistant, room: Room, clips: Path) -> None:
+    """how long, pause, resume, repeat, next, stop and yes, spoken into the room, each acted on."""
+    user = User(room, clips)
+    assert assistant.wait_for(r"Repetition 1 of 2\. Hold", 60.0) is not None
+    user.say_until(assistant, "how long", r"seconds left\.$")
+    user.say_until(assistant, "pause", r"Paused\. Say resume")
+    time.sleep(3.0)
+    paused_lines = len(assistant.transcript())
+    user.say_until(assistant, "resume", r"Let's carry on\.")
+    assert len(assistant.transcript()) - paused_lines <= 3, "nothing was said while paused"
+    user.say_until(assistant, "repeat", r"Repetition 1 of 2\. Hold the position\.")
+    assert assistant.wait_for(r"Slide 1 of 1, right leg", 90.0) is not None
+    user.say_until(assistant, "next", r"Slide 1 of 1, left leg|Now change to the left leg")
+    assert assistant.wait_for(r"Exercise 3 of 3", 60.0) is not None
+    user.say_until(assistant, "stop", r"End the session\?")
+    user.say_until(assistant, "yes", r"Session finished after")
+    assert assistant.wait_for(r"Goodbye", 30.0) is not None
+    assert assistant.proc.wait(30) == 0
+    summary = "\n".join(assistant.transcript())
+    assert "The hold: 2 of 2 holds." in summary and "The breathing: not reached." in summary
+
+
+def test_stop_said_in_the_middle_of_a_long_instruction_cuts_it_off(assistant: Assistant, room: Room,
+                                                                   clips: Path) -> None:
+    """'stop' while the coach is talking: it stops talking and asks, long before the sentence would end."""
+    user = User(room, clips)
+    user.clip("stop")
+    began = assistant.wait_for(r"While you hold it, you keep breathing", 60.0)
+    assert began is not None
+    asked = user.say_until(assistant, "stop", r"End the session\?", tries=2)
+    assert asked - began < 8.0, "acted on while the long sentence (about 9 s) was still playing"
+    user.say_until(assistant, "no", r"carry on")
+
+
+def test_check_reports_each_part_of_a_working_set_up(room: Room, clips: Path, tmp_path: Path,
+                                                     speech_cache: Path) -> None:
+    """`assistant check` in the room: the microphone hears sound and the speaker, and a spoken next."""
+    user = User(room, clips)
+    env = {**room.env, "PYTHONUNBUFFERED": "1", "XDG_CACHE_HOME": str(speech_cache)}
+    with subprocess.Popen([sys.executable, "-m", "assistant", "check", "--input-device", "pulse",
+                           "--output-device", "pulse", "--engine", "pocketsphinx", "--answer-timeout", "20"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env) as proc:
+        assert proc.stdout is not None
+        output: list[str] = []
+        for line in proc.stdout:
+            output.append(line)
+            if line.startswith("Microphone level"):
+                user.say("hello there")  # something for the level meter to show
+            if line.startswith("Now say"):
+                for phrase in ("go on", "next step", "next", "go on"):
+                    user.say(phrase)
+                    time.sleep(1.5)
+                    if proc.poll() is not None:
+                        break
+        code = proc.wait(60)
+    text = "".join(output)
+    for part in ("devices: ok", "microphone: ok", "speaker: ok", "speech model: ok", "say next: ok"):
+        assert part in text, text
+    assert code == 0

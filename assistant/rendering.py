@@ -19,9 +19,11 @@ import wave
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, TypeVar
 
 from assistant.errors import SpeechError
+
+_T = TypeVar("_T")
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,6 +89,15 @@ class _ChatterFilter(io.TextIOBase):
         self.real.flush()
 
 
+def _within(future: Future[_T]) -> _T:
+    """The engine's answer, or one clear sentence when it hangs (espeak-ng stuck on its audio)."""
+    try:
+        return future.result(timeout=RENDER_TIMEOUT_S)
+    except TimeoutError as err:
+        raise SpeechError("engine-timeout", f"The speech engine did not start within {RENDER_TIMEOUT_S:g} s; "
+                          "check that espeak-ng works (espeak-ng 'hello'), or use --text.") from err
+
+
 def wav_is_complete(path: Path) -> bool:
     """The file is a readable 16-bit WAV whose samples are all there."""
     try:
@@ -115,11 +126,11 @@ class SpeechRenderer:
     @property
     def engine_id(self) -> str:
         """Names the engine and its version, so a new engine does not reuse old renderings."""
-        return self._ready.result(timeout=RENDER_TIMEOUT_S)
+        return _within(self._ready)
 
     def voices(self) -> list[VoiceInfo]:
         self.engine_id  # noqa: B018  (raises the engine's start-up failure, if any)
-        return self._voices.result(timeout=RENDER_TIMEOUT_S)
+        return _within(self._voices)
 
     def render(self, text: str, params: VoiceParams, path: Path, *,
                priority: int = PRIORITY_NOW) -> Future[Path]:

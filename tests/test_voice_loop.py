@@ -8,7 +8,6 @@ Like a person on a mat, the test says a command again when it was not heard.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys

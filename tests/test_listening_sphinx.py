@@ -21,11 +21,13 @@ from tests.speech import Clip, Voice, make_clip, routine_sentences
 pytestmark = pytest.mark.slow
 
 VOICES: Final = (Voice("en-us", 130), Voice("en-us+f3", 150), Voice("en-us", 175))
-# Measured on this set (59 phrases x 3 voices): see the test docstrings for each bound.
-MIN_CLEAN_ACCURACY: Final = 0.50
-MIN_NOISY_ACCURACY: Final = 0.25
-MAX_WRONG_COMMANDS: Final = 0.04
-MAX_FALSE_SENTENCES: Final = 0.10
+# Measured on this set (61 phrases x 3 voices): see the test docstrings for each bound. These
+# voices are not the ones bench/sphinx_tuning.py tuned the decoder on.
+MIN_CLEAN_ACCURACY: Final = 0.68
+MIN_NOISY_ACCURACY: Final = 0.45
+MAX_WRONG_CLEAN: Final = 0.06
+MAX_WRONG_NOISY: Final = 0.10
+MAX_FALSE_SENTENCES: Final = 0.04
 
 
 def _hear(recognizer: SphinxRecognizer, clip: Clip) -> list[Command]:
@@ -65,27 +67,34 @@ def test_spoken_commands_are_recognized_as_their_intents(sphinx: SphinxRecognize
                                                          speech_dir: Path) -> None:
     """Every phrase in three voices: most are heard right, few are heard as another command.
 
-    Measured: 64-75% right per voice, 3% wrong; every intent is heard in some phrase and voice.
+    Measured: 75% right, 4% wrong (before bestpath off, silprob and lw: 64-75% per voice, 3%
+    wrong); every intent is heard in some phrase and voice.
     """
     accuracy, wrong, per_intent = _score(sphinx, english, speech_dir, None)
     print(f"PocketSphinx clean: {accuracy:.0%} right, {wrong:.0%} wrong")
     assert accuracy >= MIN_CLEAN_ACCURACY
-    assert wrong <= MAX_WRONG_COMMANDS
+    assert wrong <= MAX_WRONG_CLEAN
     assert set(per_intent) == set(Intent), f"never heard: {set(Intent) - set(per_intent)}"
 
 
 def test_spoken_commands_are_still_recognized_in_noise(sphinx: SphinxRecognizer, english: Grammar,
                                                        speech_dir: Path) -> None:
-    """The same phrases with white noise at 10 dB SNR (a fan, a street): fewer heard, still few wrong."""
+    """The same phrases with white noise at 10 dB SNR (a fan, a street): fewer heard, few wrong.
+
+    Measured: 51% right, 7% wrong (bench/RESULTS.md before the tuning: 28% right, 2% wrong;
+    more are heard, and more of them as a similar command: "stop" -> "help", "speak up" ->
+    "speed up")."""
     accuracy, wrong, _ = _score(sphinx, english, speech_dir, 10.0)
     print(f"PocketSphinx 10 dB: {accuracy:.0%} right, {wrong:.0%} wrong")
     assert accuracy >= MIN_NOISY_ACCURACY
-    assert wrong <= MAX_WRONG_COMMANDS
+    assert wrong <= MAX_WRONG_NOISY
 
 
 def test_the_routine_read_aloud_is_rarely_taken_for_a_command(sphinx: SphinxRecognizer,
                                                               speech_dir: Path) -> None:
-    """The assistant's own sentences ("say pause at any time...") are talk, not commands."""
+    """The assistant's own sentences ("say pause at any time...") are talk, not commands.
+
+    Measured: 3 of 177 sentences."""
     sentences = routine_sentences()
     with_commands = [s for s in sentences if _hear(sphinx, make_clip(s, Voice("en-us", 150), speech_dir))]
     print(f"PocketSphinx: {len(with_commands)} of {len(sentences)} sentences gave a command: {with_commands}")

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from assistant.clock import FakeClock
-from assistant.commands import Command, Grammar
+from assistant.commands import Command, Grammar, Intent
 from assistant.events import CommandHeard, SessionEvent, SessionEventType, SpeechEnded, SpeechStarted
 from assistant.gate import ListeningGate
 from assistant.loop import SessionLoop
@@ -39,6 +39,13 @@ RATE_HZ: Final = 16_000
 BLOCK_S: Final = 0.1
 _QUIET_MIN_S: Final = 0.6
 """Shortest silence kept in the audio when a quiet stretch is shortened."""
+_ANSWER_WAIT_S: Final = 5.0
+"""Session seconds the user waits for a command to be acted on before saying it again."""
+_TRIES: Final = 4
+_HEARING_S: Final = 1.0
+"""After the user speaks, time passes at its real pace this long: the phrase is decoded first."""
+_POLITE_GAP_S: Final = 0.5
+"""The user waits for the coach to finish a sentence, and this much more, before speaking."""
 
 Int16Array = npt.NDArray[np.int16]
 AudioOf = Callable[[str], Int16Array]
@@ -194,6 +201,10 @@ class DemoRun:
         self.report = DemoReport()
         self._rules = list(user_lines)
         self._due: list[tuple[float, str]] = []  # (session s, phrase)
+        self._user_until_s = 0.0
+        """Stream second at which the user's last words have been said."""
+        self._waiting: tuple[float, str, int] | None = None
+        """(session s to give up waiting, the intent, tries so far) for the last thing said."""
         self.speaker = RoomSpeaker(self.timeline, coach_audio, lambda: self.stream_s,
                                    self.gate.observe, earcon_of)
         self.loop = SessionLoop(
@@ -206,6 +217,8 @@ class DemoRun:
             print(f"[{self.clock.now():7.1f}] {text}", file=self.out, flush=True)
 
     def _on_event(self, event: SessionEvent) -> None:
+        if event.type is SessionEventType.COMMAND_ACCEPTED and self._waiting is not None:
+            self._waiting = None  # acted on: the user stops repeating
         if event.type is not SessionEventType.CUE:
             return
         text = str(event.data["text"])
@@ -233,11 +246,31 @@ class DemoRun:
         self.timeline.write_wav(path, self.report.audio_s + 0.5)
 
     def _user_speaks(self) -> None:
-        while self._due and self._due[0][0] <= self.clock.now():
+        """Like a person on the mat: wait until the coach is quiet, speak, and say it again
+        in other words when nothing happens."""
+        if self.speaker.busy_until_s + _POLITE_GAP_S > self.stream_s:
+            return
+        now = self.clock.now()
+        if self._waiting is not None:
+            give_up_at, intent, tries = self._waiting
+            if now < give_up_at:
+                return
+            self._waiting = None
+            if tries < _TRIES:
+                phrases = self.grammar.phrases_for(Intent(intent))
+                self._speak(phrases[tries % len(phrases)], intent, tries + 1)
+            return
+        if self._due and self._due[0][0] <= now:
             _, phrase = self._due.pop(0)
-            self.timeline.place("user", self.stream_s, self.user_audio(phrase))
-            self.report.said_by_user.append((self.clock.now(), phrase))
-            self._print(f"user says: {phrase}")
+            matched = self.grammar.match(phrase)
+            self._speak(phrase, matched.value if matched else phrase, 1)
+
+    def _speak(self, phrase: str, intent: str, tries: int) -> None:
+        end = self.timeline.place("user", self.stream_s, self.user_audio(phrase))
+        self._user_until_s = end
+        self.report.said_by_user.append((self.clock.now(), phrase))
+        self._print(f"user says: {phrase}" + (f" (again, try {tries})" if tries > 1 else ""))
+        self._waiting = (self.clock.now() + (end - self.stream_s) + _ANSWER_WAIT_S, intent, tries)
 
     def _listen(self, start_s: float, end_s: float) -> None:
         from assistant.audio import AudioBlock
@@ -259,8 +292,10 @@ class DemoRun:
         """Nothing playing and nothing to hear: jump the session clock, keep a little silence."""
         if self.speaker.busy_until_s > self.stream_s - 0.5 or self.gate.speaking(self.stream_s):
             return
-        upcoming = [t for t in (self.loop.next_due(), self._due[0][0] if self._due else None)
-                    if t is not None]
+        if self._user_until_s > self.stream_s - _HEARING_S:
+            return  # the recognizer is still hearing (or deciding about) what the user said
+        upcoming = [t for t in (self.loop.next_due(), self._due[0][0] if self._due else None,
+                                self._waiting[0] if self._waiting else None) if t is not None]
         if not upcoming:
             return
         gap = min(upcoming) - self.clock.now()

@@ -24,9 +24,10 @@ _KEPT_INTERVALS: Final = 16
 class GateSettings:
     """How strict the gate is."""
 
-    tail_s: float = 0.5
-    """After a sentence ends, the room still rings and the recognizer still finishes: keep closed."""
-    margin_s: float = 0.15
+    tail_s: float = 0.25
+    """After a sentence ends the room still rings: keep closed this long. Short, because people
+    answer soon after the coach stops, and a reply must not be taken for the coach's echo."""
+    margin_s: float = 0.05
     """Allowance for microphone latency when placing a command on the clock."""
     barge_in_confidence: float = 0.8
     """A barge-in word while speaking must be at least this certain."""

@@ -20,7 +20,7 @@ def test_every_intent_has_phrases_and_each_phrase_one_intent() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "intent"),
-    [("next", Intent.NEXT), ("Next!", Intent.NEXT), ("  go   on ", Intent.NEXT),
+    [("next", Intent.NEXT), ("Next!", Intent.NEXT), ("  next   step ", Intent.NEXT),
      ("How long?", Intent.TIME_LEFT), ("I\u2019m done", Intent.DONE), ("It hurts.", Intent.PAIN),
      ("CONTINUE", Intent.RESUME), ("what can I say", Intent.HELP)],
 )

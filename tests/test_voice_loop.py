@@ -37,7 +37,7 @@ SAY_IT_AGAIN: Final = {
     "pause": ("pause", "wait"),
     "resume": ("resume", "continue", "carry on"),
     "repeat": ("say again", "repeat", "say that again"),
-    "next": ("next step", "go on", "next"),
+    "next": ("next step", "next", "next exercise"),
     "stop": ("stop", "end session", "quit"),
     "yes": ("yes please", "yeah", "yes"),
     "no": ("no thanks", "nope", "no"),

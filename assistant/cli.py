@@ -326,6 +326,9 @@ def _cmd_service(args: argparse.Namespace) -> int:
     from assistant import service
 
     unit_dir = args.unit_dir or service.default_unit_dir()
+    if args.service_command == "install" and "serve" not in _command_names():
+        raise UsageError("service-no-serve", "This version has no `assistant serve` (waiting for \"start "
+                         "session\") yet, so a boot service would only fail; start sessions with: assistant run")
     if args.service_command == "install":
         serve_args = [a for a in args.serve_args if a != "--"]
         text = service.unit_text(service.assistant_executable(), serve_args, Path.cwd())
@@ -339,6 +342,11 @@ def _cmd_service(args: argparse.Namespace) -> int:
         for command in left:
             print(f"  {command}")
     return EXIT_OK
+
+
+def _command_names() -> set[str]:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
 
 
 def _add_routine(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

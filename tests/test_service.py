@@ -22,21 +22,29 @@ def assistant(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_install_writes_a_unit_that_serves_restarts_and_logs_and_uninstall_removes_it(tmp_path: Path) -> None:
-    done = assistant("service", "install", "--unit-dir", str(tmp_path), "--no-systemctl", "--",
-                     "--engine", "pocketsphinx")
-    assert done.returncode == 0, done.stderr
+    from assistant import service
+
+    executable = Path(sys.executable).with_name("assistant")
+    left = service.install(tmp_path, unit_text(executable, ["--engine", "pocketsphinx"], ROOT), run_systemctl=False)
     unit = (tmp_path / UNIT_NAME).read_text()
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     assert exec_start.endswith("assistant serve --engine pocketsphinx")
     assert Path(exec_start.removeprefix("ExecStart=").split()[0]).exists()
     assert "Restart=always" in unit and "WantedBy=default.target" in unit
     assert "SyslogIdentifier=mat-coach" in unit
-    assert "systemctl --user enable --now mat-coach.service" in done.stdout
-    assert "loginctl enable-linger" in done.stdout
-    removed = assistant("service", "uninstall", "--unit-dir", str(tmp_path), "--no-systemctl")
-    assert removed.returncode == 0 and not (tmp_path / UNIT_NAME).exists()
+    assert "systemctl --user enable --now mat-coach.service" in left
+    assert any(c.startswith("loginctl enable-linger") for c in left)
+    service.uninstall(tmp_path, run_systemctl=False)
+    assert not (tmp_path / UNIT_NAME).exists()
     again = assistant("service", "uninstall", "--unit-dir", str(tmp_path), "--no-systemctl")
     assert again.returncode == 2 and "No Mat Coach service is installed" in again.stderr
+
+
+def test_install_refuses_while_there_is_no_serve_command(tmp_path: Path) -> None:
+    """A boot service for a command that does not exist would only fail: say so instead."""
+    done = assistant("service", "install", "--unit-dir", str(tmp_path), "--no-systemctl")
+    assert done.returncode == 2 and "no `assistant serve`" in done.stderr
+    assert not (tmp_path / UNIT_NAME).exists()
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")

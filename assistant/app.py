@@ -132,11 +132,7 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
         listener = start_listening(choice, grammar, post, settings.input_device, gate=allow,
                                    should_reset=lambda: gate.should_reset(clock.now()), debug=settings.debug)
         _start_keyboard(loop, grammar, clock.now)
-        loop.start()
-        try:
-            loop.run()
-        except KeyboardInterrupt:
-            loop.stopped_by = "Ctrl-C"
+        run_until_stopped(loop)
         if loop.stopped_by:
             print(f"Session stopped ({loop.stopped_by}); your progress is saved.", file=sys.stderr)
         else:
@@ -146,6 +142,15 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
             listener.close()
         speaker.close()
     return 0
+
+
+def run_until_stopped(loop: SessionLoop) -> None:
+    """Start and run the session in real time; Ctrl-C stops it like a Shutdown (progress is kept)."""
+    loop.start()
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        loop.stopped_by = "Ctrl-C"
 
 
 def _start_keyboard(loop: SessionLoop, grammar: Grammar, now: Callable[[], float]) -> None:

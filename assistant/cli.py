@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from assistant import __version__
-from assistant.app import build_loop, heard, run_voice
+from assistant.app import build_loop, heard, run_until_stopped, run_voice
 from assistant.clock import FakeClock, MonotonicClock
 from assistant.commands import Grammar, load_grammar
 from assistant.errors import MatCoachError, UsageError
@@ -138,11 +138,7 @@ def _run_typed(settings: RunSettings, grammar: Grammar) -> int:
         loop.post(Shutdown("end of input"))
 
     threading.Thread(target=read_keyboard, name="keyboard", daemon=True).start()
-    loop.start()
-    try:
-        loop.run()
-    except KeyboardInterrupt:
-        loop.stopped_by = "Ctrl-C"
+    run_until_stopped(loop)
     if loop.stopped_by:
         print(f"Session stopped ({loop.stopped_by}).", file=sys.stderr)
     return EXIT_OK

@@ -9,19 +9,23 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from assistant.clock import Clock, MonotonicClock
 from assistant.commands import Command, Grammar
 from assistant.cues import load_cues
 from assistant.events import CommandHeard, InboxEvent, NotUnderstood, SessionEvent, SessionEventType
-from assistant.gate import ListeningGate
+from assistant.gate import GateSettings, ListeningGate
 from assistant.history import HistoryRecorder, SqliteHistory, progress_sentence
 from assistant.loop import SessionLoop
 from assistant.routine import load_routine
 from assistant.session import Session
 from assistant.settings import RunSettings
 from assistant.speaking import Speaker
+
+if TYPE_CHECKING:
+    from assistant.audio import AudioSource
+    from assistant.echo import EchoReference
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -104,7 +108,10 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
     find_output_device(settings.output_device)
 
     clock = MonotonicClock()
-    gate = ListeningGate()
+    reference, wrap = _echo_cancelling(settings, clock.now)
+    # With the echo taken out, the coach's own words no longer reach the recognizer loud and
+    # whole, so a barge-in word may be less certain (measured: no own-voice command either way).
+    gate = ListeningGate(GateSettings(barge_in_confidence=0.7) if wrap else None)
     holder: list[SessionLoop] = []
 
     def post(event: InboxEvent) -> None:
@@ -113,7 +120,7 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
             holder[0].post(event)
 
     speaker = make_speaker(settings.output_device, settings.voice, post, clock.now, earcons=settings.earcons,
-                           out=sys.stdout)
+                           out=sys.stdout, reference=reference)
     listener = None
     try:
         speaker.prepare(session_lines(routine, load_cues()))
@@ -130,7 +137,8 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
             return verdict.allowed
 
         listener = start_listening(choice, grammar, post, settings.input_device, gate=allow,
-                                   should_reset=lambda: gate.should_reset(clock.now()), debug=settings.debug)
+                                   should_reset=lambda: gate.should_reset(clock.now()), debug=settings.debug,
+                                   wrap=wrap)
         _start_keyboard(loop, grammar, clock.now)
         run_until_stopped(loop)
         if loop.stopped_by:
@@ -142,6 +150,26 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
             listener.close()
         speaker.close()
     return 0
+
+
+def _echo_cancelling(settings: RunSettings, now: Callable[[], float]
+                     ) -> tuple[EchoReference | None, Callable[[AudioSource], AudioSource] | None]:
+    """The speaker's tap and the microphone's filter, or (None, None) when off or unavailable."""
+    if not settings.echo_cancel:
+        return None, None
+    from assistant.echo import EchoCancelledSource, EchoReference, EchoUnavailable, SpeexCanceller
+
+    try:
+        SpeexCanceller().close()  # the library is there and works
+    except EchoUnavailable as err:
+        print(err, file=sys.stderr)
+        return None, None
+    reference = EchoReference()
+
+    def wrap(source: AudioSource) -> AudioSource:
+        return EchoCancelledSource(source, reference, now)
+
+    return reference, wrap
 
 
 def run_until_stopped(loop: SessionLoop) -> None:

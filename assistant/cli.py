@@ -58,6 +58,9 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="speech voice: id or name part, see `assistant voices` (default: the last used)")
     voice.add_argument("--no-earcons", action="store_true",
                        help="no tones (heard, countdown ticks, start and end of a repetition)")
+    voice.add_argument("--no-echo-cancel", action="store_true",
+                       help="do not take the coach's voice out of the microphone (for a headset); "
+                            "then \"stop\" is only heard between sentences")
     _add_data_dir(p)
     p.set_defaults(handler=_cmd_run)
 
@@ -84,7 +87,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         routine=args.routine, text=args.text, speed=args.speed, script=args.script,
         engine=args.engine, model=args.model, input_device=args.input_device,
         output_device=args.output_device, voice=args.voice, earcons=not args.no_earcons,
-        debug=args.debug, data_dir=data_dir,
+        debug=args.debug, data_dir=data_dir, echo_cancel=not args.no_echo_cancel,
     )
 
 

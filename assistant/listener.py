@@ -189,11 +189,13 @@ class Listener:
 def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_device: str | None = None,
                     gate: CommandGate | None = None, settings: HearingSettings | None = None,
                     debug: bool = False, reconnect_s: float = RECONNECT_S,
-                    should_reset: Callable[[], bool] | None = None) -> Listener:
+                    should_reset: Callable[[], bool] | None = None,
+                    wrap: Callable[[AudioSource], AudioSource] | None = None) -> Listener:
     """Open the microphone and listen on a thread, posting heard commands to `post`.
 
     Fails here, before the thread starts, when there is no microphone or the model is bad; a
-    microphone lost later is reported with `DeviceLost` and retried.
+    microphone lost later is reported with `DeviceLost` and retried. `wrap` processes the
+    microphone before the recognizer hears it (echo cancellation).
     """
     # WARNING so that the one line saying which engine listens, and why, shows without --debug.
     _LOGGER.warning("%s", choice.reason)
@@ -201,6 +203,7 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
     first: list[AudioSource] = [MicSource(input_device)]  # no microphone: AudioDeviceError now
 
     def open_source() -> AudioSource:
-        return first.pop() if first else MicSource(input_device)
+        source: AudioSource = first.pop() if first else MicSource(input_device)
+        return wrap(source) if wrap is not None else source
 
     return Listener(recognizer, open_source, post, gate, reconnect_s, should_reset).start()

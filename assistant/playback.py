@@ -13,12 +13,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from assistant.errors import AudioDeviceError
+
+if TYPE_CHECKING:
+    from assistant.echo import EchoReference
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,6 +29,10 @@ SAMPLE_RATE: Final = 22050
 """espeak-ng's own rate, so speech plays without resampling."""
 BLOCK_FRAMES: Final = 128
 """5.8 ms per callback at 22050 Hz: the longest a cut-off waits for the next block."""
+OUTPUT_LATENCY_S: Final = 0.035
+"""Sound buffered ahead of the speaker. "low" (12 ms here) underran several times a minute
+while the listening thread worked, and every underrun moves the echo the canceller follows;
+35 ms stopped that and still lets a cut-off be heard within 50 ms."""
 WARM_UP_TIMEOUT_S: Final = 5.0
 """Longest wait for a new output stream to start flowing (PulseAudio takes ~2 s here)."""
 _WARM_FRAMES: Final = SAMPLE_RATE // 4
@@ -117,9 +124,12 @@ class SoundOutput(Protocol):
 class Player:
     """A continuously running output stream that plays one sentence at a time plus earcons."""
 
-    def __init__(self, device: OutputDevice, now: Callable[[], float]) -> None:
+    def __init__(self, device: OutputDevice, now: Callable[[], float],
+                 reference: EchoReference | None = None) -> None:
         self.device = device
         self._now = now
+        self._reference = reference
+        """Told every block sent out, so the echo canceller knows what the microphone will hear."""
         self._lock = threading.Lock()
         self._current: Playback | None = None
         self._earcons: list[tuple[npt.NDArray[np.int16], int]] = []
@@ -142,7 +152,7 @@ class Player:
             try:
                 stream = sd.OutputStream(
                     samplerate=rate, channels=1, dtype="int16", device=self.device.index,
-                    blocksize=BLOCK_FRAMES, latency="low", callback=self._callback,
+                    blocksize=BLOCK_FRAMES, latency=OUTPUT_LATENCY_S, callback=self._callback,
                     finished_callback=self._finished,
                 )
                 stream.start()
@@ -226,6 +236,8 @@ class Player:
                         still.append((tone, pos + frames))
                 self._earcons = still
                 out[:] = np.clip(mixed, -32768, 32767)
+        if self._reference is not None:
+            self._reference.played(at_s, out, self.sample_rate)
         self._frames_asked += frames
         if self._frames_asked >= _WARM_FRAMES:
             self._flowing.set()

@@ -29,6 +29,9 @@ class RunSettings:
     debug: bool = False
     data_dir: Path | None = None
     """Where the history is kept; None: not recorded."""
+    echo_cancel: bool = True
+    """Take the coach's own voice out of the microphone, so "stop" is heard while it talks
+    (off: for a headset, where the microphone does not hear the speaker)."""
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.speed <= 1000:

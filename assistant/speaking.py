@@ -18,6 +18,7 @@ from assistant.errors import SpeechError, UsageError
 from assistant.events import DeviceBack, DeviceLost, InboxEvent, SpeechEnded, SpeechStarted
 
 if TYPE_CHECKING:  # the sound and speech adapters are imported only when a voice is made
+    from assistant.echo import EchoReference
     from assistant.playback import SoundOutput
     from assistant.rendering import VoiceInfo, VoiceParams
     from assistant.speech_cache import Rendered, SpeechCache
@@ -366,7 +367,7 @@ def resolve_voice(voices: Sequence[VoiceInfo], spec: str) -> str:
 def make_speaker(output_device: str | None, voice: str | None, post: Callable[[InboxEvent], None],
                  now: Callable[[], float], *, cache_dir: Path | None = None,
                  config_dir: Path | None = None, earcons: bool = True,
-                 out: TextIO | None = None) -> SpeechWorker:
+                 out: TextIO | None = None, reference: EchoReference | None = None) -> SpeechWorker:
     """The real speaker on `output_device` (index, name part, or None for the default).
 
     Raises AudioDeviceError (no speaker), UsageError (unknown voice) or SpeechError (no
@@ -388,11 +389,13 @@ def make_speaker(output_device: str | None, voice: str | None, post: Callable[[I
         _LOGGER.warning("The saved voice '%s' is not here; using the default voice.", settings.voice)
         settings = replace(settings, voice=None)
     device = find_output_device(output_device)
-    player = Player(device, now)
+    player = Player(device, now, reference)
 
     def reopen() -> Player:
         # The same device, found again by its name (its index may change when replugged).
-        return Player(find_output_device(device.name if output_device is not None else None), now)
+        if reference is not None:
+            reference.new_stream()
+        return Player(find_output_device(device.name if output_device is not None else None), now, reference)
 
     return SpeechWorker(player, SpeechCache(renderer, cache_dir), settings, post, now,
                         store=store, earcons=earcons, out=out, reopen=reopen)

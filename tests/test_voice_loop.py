@@ -19,6 +19,7 @@ from typing import Final
 
 import pytest
 
+from assistant.speaking import estimate_speech_s
 from tests.room import Room
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
@@ -213,3 +214,31 @@ def test_check_reports_each_part_of_a_working_set_up(room: Room, clips: Path, tm
     for part in ("devices: ok", "microphone: ok", "speaker: ok", "speech model: ok", "say next: ok"):
         assert part in text, text
     assert code == 0
+
+
+LONG_INSTRUCTION: Final = ("While you hold it, you keep breathing slowly and calmly, with your belly wide, "
+                           "your buttocks soft and your pelvis tucked under your trunk.")
+"""The longest sentence of the test routine (about 8 s said), without a command word in it."""
+
+
+def test_stop_said_over_a_long_instruction_cuts_it_off_and_is_acted_on(assistant: Assistant, room: Room,
+                                                                        clips: Path) -> None:
+    """Barge-in: the coach is mid-sentence, I say "quit" over it, and it stops talking at once."""
+    user = User(room, clips)
+    began = assistant.wait_for(re.escape(LONG_INSTRUCTION[:30]), 60.0)
+    assert began is not None, assistant.transcript()[-5:]
+    sentence_s = estimate_speech_s(LONG_INSTRUCTION)
+    time.sleep(1.5)  # well into the sentence
+    answered = None
+    for phrase in ("quit", "end session", "quit"):  # said again, in other words, as the sentence goes on
+        said = user.say(phrase)
+        # Heard over the coach's voice, "quit" is sometimes taken for "wait": a pause, also a
+        # barge-in word, and just as safe; the person then says "stop" again, in the quiet.
+        answered = assistant.wait_for(r"End the session\?|Paused\.", 1.5, since=said - 1.0)
+        if answered is not None:
+            break
+    assert answered is not None, f"'stop' over the coach's voice was never acted on: {assistant.transcript()[-8:]}"
+    assert answered < began + sentence_s, "acted on only after the sentence had ended"
+    user.say_until(assistant, "stop", r"End the session\?")
+    user.say_until(assistant, "yes", r"Session finished after")
+    assert assistant.proc.wait(30) == 0

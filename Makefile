@@ -9,9 +9,10 @@ BIN := $(VENV)/bin
 ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # espeak-ng: the voice; libportaudio2: sound devices; libatomic1: the aarch64 libvosk needs it;
+# libspeexdsp1: echo cancellation (so "stop" is heard while the coach talks);
 # pulseaudio*: the virtual room the tests speak and listen in; graphviz: the state diagram;
 # sox: test helpers; python3-venv: Debian's python3 needs it for `python3 -m venv`.
-APT_PACKAGES := espeak-ng libportaudio2 libatomic1 pulseaudio pulseaudio-utils \
+APT_PACKAGES := espeak-ng libportaudio2 libatomic1 libspeexdsp1 pulseaudio pulseaudio-utils \
 	libasound2-plugins graphviz sox python3-venv
 
 .PHONY: run test system lint typecheck unit diagram clean

@@ -47,6 +47,13 @@ def build_loop(settings: RunSettings, clock: Clock, speaker: Speaker, *, confirm
     def progress() -> str:
         return progress_sentence(history, cues) if history else ""
 
+    if settings.low_power:
+        # Said as it stood when the session began, so that it can be prepared before it starts.
+        at_start = progress()
+
+        def progress() -> str:
+            return at_start
+
     loop = SessionLoop(
         lambda announce: Session(routine, clock, announce, duration_of=speaker.duration_s, cues=cues,
                                  resume_point=resume_point, progress_report=progress,
@@ -94,14 +101,15 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
     """The real thing. Devices are checked before anything opens; every part is closed at the end."""
     from assistant.audio import find_input_device
     from assistant.listener import choose_engine, start_listening
+    from assistant.listening import hearing_settings
     from assistant.playback import find_output_device
     from assistant.speaking import make_speaker
     from assistant.speech_lines import session_lines
 
     routine = load_routine(settings.routine)
     choice = choose_engine(settings.engine, settings.model)  # a missing model fails here
-    find_input_device(settings.input_device)  # no microphone: one sentence, before opening anything
-    find_output_device(settings.output_device)
+    microphone = find_input_device(settings.input_device)  # no microphone: one sentence, before opening anything
+    loudspeaker = find_output_device(settings.output_device)
 
     clock = MonotonicClock()
     gate = ListeningGate()
@@ -113,11 +121,17 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
             holder[0].post(event)
 
     speaker = make_speaker(settings.output_device, settings.voice, post, clock.now, earcons=settings.earcons,
-                           out=sys.stdout)
+                           out=sys.stdout, prerendered_only=settings.low_power)
     listener = None
     try:
-        speaker.prepare(session_lines(routine, load_cues()))
         loop = build_loop(settings, clock, speaker, confirm_below=CONFIRM_BELOW)
+        cues = load_cues()
+        lines = session_lines(routine, cues, every_number=settings.low_power)
+        if settings.low_power:  # also what only this session, these devices and this history can say
+            lines += [cues.say("device_lost", device=name)
+                      for name in ("microphone", microphone.name, f"speaker {loudspeaker.name}")]
+            lines.append(loop.session.progress_report() if loop.session.progress_report else "")
+        speaker.prepare(lines)
         holder.append(loop)
         screen = Screen(clock.now)
         loop.session_observers.append(screen.session_event)
@@ -130,7 +144,8 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
             return verdict.allowed
 
         listener = start_listening(choice, grammar, post, settings.input_device, gate=allow,
-                                   should_reset=lambda: gate.should_reset(clock.now()), debug=settings.debug)
+                                   should_reset=lambda: gate.should_reset(clock.now()), debug=settings.debug,
+                                   settings=hearing_settings(settings.low_power))
         _start_keyboard(loop, grammar, clock.now)
         run_until_stopped(loop)
         if loop.stopped_by:

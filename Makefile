@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := espeak-ng libportaudio2 libatomic1 libspeexdsp1 pulseaudio pulseaudio-utils \
 	libasound2-plugins graphviz sox python3-venv
 
-.PHONY: run test system lint typecheck unit diagram clean
+.PHONY: run test test-pi system lint typecheck unit diagram clean
 
 run: $(VENV)/.installed
 	$(BIN)/assistant run $(ARGS)
@@ -24,6 +24,24 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check assistant tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# The test suite inside an emulated 64-bit Raspberry Pi OS (Debian 12 arm64 through qemu-user),
+# made by the development workspace's shared/pi/setup.sh; needs root. Not part of `make test`
+# or CI: it takes well over 20 minutes (see docs/raspberry-pi.md). Inside, `make system` installs the apt packages
+# (PulseAudio too, so the sound-room tests run) and PI_EMULATED=1 skips the tests marked
+# not_emulated, each with its reason.
+PI_TOOLS ?= ../shared/pi
+PI_ROOT ?= /tmp/pi-root
+PYTEST_ARGS ?=
+test-pi:
+	PI_ROOT=$(PI_ROOT) $(PI_TOOLS)/run-in-pi.sh $(CURDIR) 'set -e; \
+		command -v make >/dev/null || { apt-get update -qq && apt-get install -y -qq make; }; \
+		make system; \
+		python3 -m venv /tmp/venv; \
+		/tmp/venv/bin/pip install -q -e ".[test]"; \
+		echo "Installed after $$SECONDS s; running the tests."; \
+		/tmp/venv/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
+		echo "Whole run: $$SECONDS s."'
 
 # Installs the apt packages that are missing (does nothing when all are there).
 system:

@@ -51,6 +51,13 @@ def build_loop(settings: RunSettings, clock: Clock, speaker: Speaker, *, confirm
     def progress() -> str:
         return progress_sentence(history, cues) if history else ""
 
+    if settings.low_power:
+        # Said as it stood when the session began, so that it can be prepared before it starts.
+        at_start = progress()
+
+        def progress() -> str:
+            return at_start
+
     loop = SessionLoop(
         lambda announce: Session(routine, clock, announce, duration_of=speaker.duration_s, cues=cues,
                                  resume_point=resume_point, progress_report=progress,
@@ -98,14 +105,15 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
     """The real thing. Devices are checked before anything opens; every part is closed at the end."""
     from assistant.audio import find_input_device
     from assistant.listener import choose_engine, start_listening
+    from assistant.listening import hearing_settings
     from assistant.playback import find_output_device
     from assistant.speaking import make_speaker
     from assistant.speech_lines import session_lines
 
     routine = load_routine(settings.routine)
     choice = choose_engine(settings.engine, settings.model)  # a missing model fails here
-    find_input_device(settings.input_device)  # no microphone: one sentence, before opening anything
-    find_output_device(settings.output_device)
+    microphone = find_input_device(settings.input_device)  # no microphone: one sentence, before opening anything
+    loudspeaker = find_output_device(settings.output_device)
 
     clock = MonotonicClock()
     reference, wrap = _echo_cancelling(settings, clock.now)
@@ -120,11 +128,17 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
             holder[0].post(event)
 
     speaker = make_speaker(settings.output_device, settings.voice, post, clock.now, earcons=settings.earcons,
-                           out=sys.stdout, reference=reference)
+                           out=sys.stdout, prerendered_only=settings.low_power, reference=reference)
     listener = None
     try:
-        speaker.prepare(session_lines(routine, load_cues()))
         loop = build_loop(settings, clock, speaker, confirm_below=CONFIRM_BELOW)
+        cues = load_cues()
+        lines = session_lines(routine, cues, every_number=settings.low_power)
+        if settings.low_power:  # also what only this session, these devices and this history can say
+            lines += [cues.say("device_lost", device=name)
+                      for name in ("microphone", microphone.name, f"speaker {loudspeaker.name}")]
+            lines.append(loop.session.progress_report() if loop.session.progress_report else "")
+        speaker.prepare(lines)
         holder.append(loop)
         screen = Screen(clock.now)
         loop.session_observers.append(screen.session_event)
@@ -138,7 +152,7 @@ def run_voice(settings: RunSettings, grammar: Grammar) -> int:
 
         listener = start_listening(choice, grammar, post, settings.input_device, gate=allow,
                                    should_reset=lambda: gate.should_reset(clock.now()), debug=settings.debug,
-                                   wrap=wrap)
+                                   settings=hearing_settings(settings.low_power), wrap=wrap)
         _start_keyboard(loop, grammar, clock.now)
         run_until_stopped(loop)
         if loop.stopped_by:

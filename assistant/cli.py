@@ -17,11 +17,11 @@ from assistant.commands import Grammar, load_grammar
 from assistant.errors import MatCoachError, UsageError
 from assistant.events import CommandHeard, InboxEvent, NotUnderstood, Shutdown
 from assistant.history import SqliteHistory, default_data_dir
-from assistant.listening_cli import add_devices, add_engine_options, add_model, add_recognize
+from assistant.listening_cli import add_devices, add_engine_options, add_low_power, add_model, add_recognize
 from assistant.report import plot_minutes, print_history, write_csv
 from assistant.routine import BUILTIN_ROUTINE, builtin_routine_names, load_routine, routine_text
 from assistant.script import load_script
-from assistant.settings import RunSettings
+from assistant.settings import RunSettings, low_power_default
 from assistant.speaking import TextSpeaker
 
 _LOGGER = logging.getLogger(__name__)
@@ -61,8 +61,10 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     voice.add_argument("--no-echo-cancel", action="store_true",
                        help="do not take the coach's voice out of the microphone (for a headset); "
                             "then \"stop\" is only heard between sentences")
+    add_low_power(voice)
     _add_data_dir(p)
     p.set_defaults(handler=_cmd_run)
+
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -83,11 +85,14 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
     data_dir = args.data_dir
     if data_dir is None and args.script is None:
         data_dir = default_data_dir()
+    low_power = low_power_default() if args.low_power is None else args.low_power
+    if args.low_power and args.text:
+        _LOGGER.warning("--low-power is for listening and speaking; with --text it will not be used.")
     return RunSettings(
         routine=args.routine, text=args.text, speed=args.speed, script=args.script,
         engine=args.engine, model=args.model, input_device=args.input_device,
         output_device=args.output_device, voice=args.voice, earcons=not args.no_earcons,
-        debug=args.debug, data_dir=data_dir, echo_cancel=not args.no_echo_cancel,
+        debug=args.debug, data_dir=data_dir, echo_cancel=not args.no_echo_cancel, low_power=low_power,
     )
 
 

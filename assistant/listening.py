@@ -45,8 +45,32 @@ class Recognizer(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class SphinxSearch:
+    """PocketSphinx's search limits; None keeps the engine's default. Smaller limits prune more
+    hypotheses per frame: less CPU, and at some point fewer commands heard."""
+
+    beam: float | None = None
+    """Beam for HMMs, as a probability below the best (default 1e-48)."""
+    wbeam: float | None = None
+    """Beam for word exits (default 7e-29)."""
+    pbeam: float | None = None
+    """Beam for phone transitions (default 1e-48)."""
+    maxhmmpf: int | None = None
+    """Most HMMs kept active per frame (default 30000)."""
+    ds: int | None = None
+    """Score only every ds-th frame (default 1)."""
+    topn: int | None = None
+    """Gaussians scored per codebook (default 4)."""
+
+    def options(self) -> dict[str, float | int]:
+        """The non-default limits, as pocketsphinx.Decoder keyword arguments."""
+        return {name: value for name in ("beam", "wbeam", "pbeam", "maxhmmpf", "ds", "topn")
+                if (value := getattr(self, name)) is not None}
+
+
+@dataclass(frozen=True, slots=True)
 class HearingSettings:
-    """How sure a recognizer must be before it reports a command."""
+    """How sure a recognizer must be before it reports a command, and how much CPU it may spend."""
 
     min_confidence: float = 0.6
     """0..1; every word of a command must reach it."""
@@ -58,12 +82,58 @@ class HearingSettings:
     max_utterance_s: float = 2.0
     """An utterance whose words span longer than this is talk, not a command (the longest
     command, "how much longer", takes about 1.2 s at a slow pace)."""
+    partial_results: bool = True
+    """Vosk: read the partial result after every block, to act on a stable one early. Off, a
+    command waits for Vosk's own end of the utterance (about 0.5 s later)."""
+    sound_only: bool = False
+    """Vosk: decode only what the endpointer takes for sound; silence costs no decoding at all,
+    and a command is reported when its utterance ends (about 0.3 s after it)."""
+    sphinx: SphinxSearch = SphinxSearch()
+    """PocketSphinx's search limits."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be within 0..1, not {self.min_confidence}")
         if self.max_other_words < 0 or self.stable_s < 0:
             raise ValueError("max_other_words and stable_s must be >= 0")
+
+
+LOW_POWER: Final = HearingSettings(
+    # Measured with bench/low_power.py and bench/sphinx_tuning.py (bench/RESULTS.md, "Low power").
+    # Vosk spends its CPU in the acoustic network, on every frame, sound or not: decoding only
+    # sound (with a 0.3 s pre-roll) takes a quiet room from 0.021 to 0.0001 CPU s per audio s.
+    # Its search limits (model.conf: beam 10 -> 6, max-active 3000 -> 300) saved under 10% and
+    # lost 5-22 points of accuracy; no partials and no word list saved 5-7% each (words stay:
+    # they carry the confidences).
+    partial_results=False,
+    sound_only=True,
+    # PocketSphinx already decodes only what its endpointer calls speech, and no search limit
+    # paid: beams 1e-30 cost 17% less CPU and 52% -> 0% heard at 10 dB; ds 2: 25% less, 52% ->
+    # 18%; topn 2: 8% less, 77% -> 70% clean; maxhmmpf 3000 or 1000 changed nothing (the
+    # grammar never has that many HMMs active). So its search stays as it is.
+    sphinx=SphinxSearch(),
+)
+"""--low-power: the least accuracy for the most CPU saved (a Raspberry Pi, a busy machine)."""
+
+
+def hearing_settings(low_power: bool) -> HearingSettings:
+    """The hearing preset of `assistant run` (and `serve`): LOW_POWER or the defaults."""
+    return LOW_POWER if low_power else HearingSettings()
+
+
+_ENDPOINTER_WINDOW_S: Final = 0.3
+_ENDPOINTER_RATIO: Final = 0.9
+_PRE_ROLL_S: Final = 0.3
+"""Audio before the endpointer's speech start that Vosk gets too (sound_only): without it the
+first consonant was cut off ("dowajwo" -> "oneul"), 4 of 21 clean Korean commands lost."""
+_RECENT_S: Final = 1.0
+
+
+def _endpointer() -> Any:
+    """PocketSphinx's voice-activity endpointer (cheap: it needs no model), as both engines use it."""
+    import pocketsphinx as ps
+
+    return ps.Endpointer(window=_ENDPOINTER_WINDOW_S, ratio=_ENDPOINTER_RATIO, sample_rate=RATE_HZ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +258,14 @@ class VoskRecognizer:
         self._clock = _StreamClock()
         self._partial = ""
         self._partial_since_s = 0.0
+        # sound_only: the endpointer, audio not yet framed, and where the utterance began.
+        self._endpointer: Any = None
+        self._buffer = b""
+        self._in_utt = False
+        self._utt_start_s = 0.0
+        self._recent = bytearray()
+        """The last _RECENT_S of audio given to the endpointer, for the pre-roll."""
+        self._fed_bytes = 0
 
     @property
     def name(self) -> str:
@@ -216,6 +294,8 @@ class VoskRecognizer:
             phrases.append(self.unknown_token)
         self._model = model
         self._grammar_json = json.dumps(phrases, ensure_ascii=False)
+        if self.settings.sound_only:
+            self._endpointer = _endpointer()
         self._new_recognizer()
 
     def _new_recognizer(self) -> None:
@@ -229,9 +309,13 @@ class VoskRecognizer:
     def accept(self, block: AudioBlock) -> list[Command]:
         self.load()
         self._clock.take(block)
+        if self.settings.sound_only:
+            return self._accept_sound(block.pcm)
         if self._rec.AcceptWaveform(block.pcm):
             self._partial = ""
             return self._commands(self._rec.Result())
+        if not self.settings.partial_results:
+            return []
         partial = " ".join(json.loads(self._rec.PartialResult()).get("partial", "").split())
         now = self._clock.now_s
         if partial != self._partial:
@@ -244,21 +328,79 @@ class VoskRecognizer:
             return self._commands(self._rec.FinalResult())
         return []
 
+    def _accept_sound(self, pcm: bytes) -> list[Command]:
+        """Frames to the endpointer; only its speech goes to Vosk, one fresh recognizer per
+        utterance, so word times count from the utterance's start."""
+        self._buffer += pcm
+        size = self._endpointer.frame_bytes
+        heard: list[Command] = []
+        while len(self._buffer) >= size:
+            frame, self._buffer = self._buffer[:size], self._buffer[size:]
+            heard += self._sound_frame(frame)
+        return heard
+
+    def _sound_frame(self, frame: bytes) -> list[Command]:
+        ep = self._endpointer
+        self._recent += frame
+        self._fed_bytes += len(frame)
+        del self._recent[:max(0, len(self._recent) - int(_RECENT_S * RATE_HZ) * BYTES_PER_SAMPLE)]
+        speech = ep.process(frame)
+        if speech is None:
+            return []
+        heard: list[Command] = []
+        if not self._in_utt:
+            self._in_utt = True
+            self._new_recognizer()
+            self._utt_start_s = self._pre_roll(ep.speech_start)
+        if self._rec.AcceptWaveform(speech):
+            heard += self._commands(self._rec.Result(), self._utt_start_s)
+        if not ep.in_speech:
+            self._in_utt = False
+            heard += self._commands(self._rec.FinalResult(), self._utt_start_s)
+        return heard
+
+    def _pre_roll(self, speech_start_s: float) -> float:
+        """Give Vosk the audio just before the speech; returns the stream time it starts at."""
+        recent_start_s = (self._fed_bytes - len(self._recent)) / BYTES_PER_SAMPLE / RATE_HZ
+        first = max(0, round((speech_start_s - _PRE_ROLL_S - recent_start_s) * RATE_HZ))
+        last = max(first, round((speech_start_s - recent_start_s) * RATE_HZ))
+        self._rec.AcceptWaveform(bytes(self._recent[first * BYTES_PER_SAMPLE:last * BYTES_PER_SAMPLE]))
+        return (self._clock.origin_s or 0.0) + recent_start_s + first / RATE_HZ
+
     def finish(self) -> list[Command]:
         if self._rec is None:
             return []
         self._partial = ""
-        return self._commands(self._rec.FinalResult())
+        if not self.settings.sound_only:
+            return self._commands(self._rec.FinalResult())
+        heard: list[Command] = []
+        ep = self._endpointer
+        if self._buffer:
+            heard += self._sound_frame(self._buffer + b"\0" * (ep.frame_bytes - len(self._buffer)))
+            self._buffer = b""
+        if self._in_utt:
+            last = ep.end_stream(b"\0" * ep.frame_bytes)
+            if last:
+                self._rec.AcceptWaveform(last)
+            self._in_utt = False
+            heard += self._commands(self._rec.FinalResult(), self._utt_start_s)
+        return heard
 
     def reset(self) -> None:
         if self._rec is not None:
             self._new_recognizer()
+        if self._endpointer is not None:
+            self._endpointer = _endpointer()
+        self._buffer = b""
+        self._in_utt = False
+        self._recent = bytearray()
+        self._fed_bytes = 0
         self._clock = _StreamClock()
         self._partial = ""
 
-    def _commands(self, result_json: str) -> list[Command]:
+    def _commands(self, result_json: str, origin_s: float | None = None) -> list[Command]:
         result = json.loads(result_json)
-        origin = self._clock.origin_s or 0.0
+        origin = origin_s if origin_s is not None else self._clock.origin_s or 0.0
         words = [Word(w["word"], float(w.get("conf", 1.0)), origin + float(w["start"]),
                       origin + float(w["end"]))
                  for w in result.get("result", [])]
@@ -356,8 +498,10 @@ class SphinxRecognizer:
         # (false commands 27 -> 55 in 27 min of routine speech; the speech-outside check makes it 7).
         # silprob 1e-4 (from 0.005), lw 10 (from 6.5): silence swallows fewer words; with the
         # check: 67% -> 77% clean, false commands 7 -> 4.
+        # sphinx: the search limits of the settings (LOW_POWER prunes harder).
         decoder = ps.Decoder(samprate=RATE_HZ, lm=None, bestpath=False, silprob=1e-4, lw=10.0,
-                             dither=True, seed=1, loglevel="INFO" if self.debug else "FATAL")
+                             dither=True, seed=1, loglevel="INFO" if self.debug else "FATAL",
+                             **self.settings.sphinx.options())
         known = {w for w in self.grammar.words() if decoder.lookup_word(w) is not None}
         self.missing_words = sorted(self.grammar.words() - known)
         if self.missing_words:
@@ -383,7 +527,7 @@ class SphinxRecognizer:
                 keyfile.unlink()
         decoder.activate_search("commands")
         self._decoder = decoder
-        self._endpointer = ps.Endpointer(window=0.3, ratio=0.9, sample_rate=RATE_HZ)
+        self._endpointer = _endpointer()
         _LOGGER.info("Loaded PocketSphinx (%s) in %.1f s", self.mode, time.perf_counter() - began)
 
     def _keyword_file(self, phrases: list[str]) -> Path:
@@ -468,9 +612,7 @@ class SphinxRecognizer:
         self._in_utt = False
         self._speech = bytearray()
         if self._decoder is not None:
-            import pocketsphinx as ps
-
-            self._endpointer = ps.Endpointer(window=0.3, ratio=0.9, sample_rate=RATE_HZ)
+            self._endpointer = _endpointer()
         self._buffer = b""
         self._clock = _StreamClock()
         self._fed_s = 0.0

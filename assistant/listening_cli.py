@@ -148,4 +148,12 @@ def cmd_model_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-
+def add_low_power(group: argparse._ArgumentGroup) -> None:
+    """--low-power / --no-low-power (None when neither is given: see low_power_default)."""
+    power = group.add_mutually_exclusive_group()
+    power.add_argument("--low-power", action="store_true", default=None,
+                       help="least CPU (for a Raspberry Pi): leaner listening, and every sentence prepared "
+                            "before the session, none synthesized during it (default: on for 64-bit and "
+                            "32-bit ARM Linux)")
+    power.add_argument("--no-low-power", dest="low_power", action="store_false",
+                       help="full listening and speech even on ARM")

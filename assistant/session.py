@@ -34,6 +34,25 @@ _TICKS_S: Final = (3.0, 2.0, 1.0)
 """Countdown beeps this many seconds before a hold ends."""
 
 
+
+def spoken_duration(cues: CueTable, seconds: float, *, about: bool = False) -> str:
+    """'45 seconds', '2 minutes', '1 minute 10 seconds'; `about` rounds to 5 s above 20 s.
+
+    A function of its own so that the speech to prepare can be predicted (speech_lines).
+    """
+    total = round(seconds)
+    if about and total > 20:
+        total = 5 * round(total / 5)
+    if not about and total >= 90:
+        total = 60 * round(total / 60)
+    minutes, secs = divmod(total, 60)
+    parts = []
+    if minutes:
+        parts.append(cues.say("minutes_one") if minutes == 1 else cues.say("minutes_many", count=minutes))
+    if secs or not minutes:
+        parts.append(cues.say("seconds_one") if secs == 1 else cues.say("seconds_many", count=secs))
+    return " ".join(parts)
+
 class SessionState(Enum):
     """Where the session is."""
 
@@ -729,20 +748,7 @@ class Session:
 
     def spoken_duration(self, seconds: float, *, about: bool = False) -> str:
         """'45 seconds', '2 minutes', '1 minute 10 seconds'; `about` rounds to 5 s above 20 s."""
-        total = round(seconds)
-        if about and total > 20:
-            total = 5 * round(total / 5)
-        if not about and total >= 90:
-            total = 60 * round(total / 60)
-        minutes, secs = divmod(total, 60)
-        parts = []
-        if minutes:
-            parts.append(self.cues.say("minutes_one") if minutes == 1
-                         else self.cues.say("minutes_many", count=minutes))
-        if secs or not minutes:
-            parts.append(self.cues.say("seconds_one") if secs == 1
-                         else self.cues.say("seconds_many", count=secs))
-        return " ".join(parts)
+        return spoken_duration(self.cues, seconds, about=about)
 
     # ------------------------------------------------------------ helpers
 

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
+
+LOW_POWER_MACHINES: Final = ("aarch64", "armv7l", "armv6l")
+"""Linux machine names on which --low-power is on unless --no-low-power: the Raspberry Pi
+family. (macOS on Apple silicon says "arm64" and has CPU to spare.)"""
+
+
+def low_power_default(machine: str | None = None) -> bool:
+    """Whether `run` (and `serve`) use low power when neither --low-power nor --no-low-power is given."""
+    return (machine if machine is not None else platform.machine()) in LOW_POWER_MACHINES
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +43,9 @@ class RunSettings:
     echo_cancel: bool = True
     """Take the coach's own voice out of the microphone, so "stop" is heard while it talks
     (off: for a headset, where the microphone does not hear the speaker)."""
+    low_power: bool = False
+    """Least CPU: leaner listening (listening.LOW_POWER) and speech rendered only before the
+    session starts (never during it)."""
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.speed <= 1000:

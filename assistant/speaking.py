@@ -137,14 +137,24 @@ class SpeechWorker:
     from the cache (rendering on the one render thread when missing), hands it to the
     player and posts SpeechStarted / SpeechEnded with the times the player measured. When
     the speaker fails, it posts DeviceLost once and prints sentences from then on.
+
+    `prerendered_only` (--low-power) never synthesizes once `prepare()` is done: a sentence
+    that was not prepared is printed instead of spoken (with a warning in the log), "louder"
+    and "quieter" scale the prepared audio, and "slower" and "faster" are saved for the next
+    session without re-rendering this one.
     """
 
     def __init__(self, player: SoundOutput, cache: SpeechCache, settings: VoiceSettings,
                  post: Callable[[InboxEvent], None], now: Callable[[], float], *,
                  store: VoiceSettingsStore | None = None, earcons: bool = True,
                  out: TextIO | None = None, reopen: Callable[[], SoundOutput] | None = None,
-                 reconnect_s: float = RECONNECT_S) -> None:
+                 reconnect_s: float = RECONNECT_S, prerendered_only: bool = False) -> None:
         self._player = player
+        self.prerendered_only = prerendered_only
+        self._prepared_params: VoiceParams | None = None
+        """What the session's sentences were rendered with (prerendered_only looks them up so)."""
+        self.not_prepared: list[str] = []
+        """prerendered_only: sentences that were printed because they were not prepared."""
         self._reopen = reopen
         self._reconnect_s = reconnect_s
         self._last_try = 0.0
@@ -197,12 +207,18 @@ class SpeechWorker:
         if self._store is not None:
             saved = self._store.load()
             self._store.save(replace(saved, rate_wpm=settings.rate_wpm, volume=settings.volume))
+        if self.prerendered_only:
+            # No synthesis now: the volume is applied to the prepared audio as it plays, and a new
+            # rate is heard from the next session on (it is saved above).
+            if control in (VoiceControl.SLOWER, VoiceControl.FASTER):
+                _LOGGER.info("Low power: the voice keeps its rate until the next session.")
+            return
         # Re-render the session's sentences at the new rate or volume, behind anything urgent.
         self._cache.render_ahead(self._prepared, _params(settings))
 
     def duration_s(self, text: str) -> float:
         settings = self._settings
-        exact = self._cache.duration_s(text, _params(settings))
+        exact = self._cache.duration_s(text, self._lookup_params())
         return exact if exact is not None else estimate_speech_s(text, settings.rate_factor)
 
     def earcon(self, name: str) -> None:
@@ -228,7 +244,8 @@ class SpeechWorker:
     def prepare(self, texts: Iterable[str], *, progress: bool = True) -> int:
         """Render every sentence of the session now; returns how many were not cached yet."""
         self._prepared = list(dict.fromkeys(texts))
-        return self._cache.prepare(self._prepared, _params(self._settings), progress=progress)
+        self._prepared_params = _params(self._settings)
+        return self._cache.prepare(self._prepared, self._prepared_params, progress=progress)
 
     def audio_of(self, text: str) -> Rendered:
         """`text` as it sounds with the current settings (rendered now if it is not cached)."""
@@ -270,16 +287,28 @@ class SpeechWorker:
         if self.lost and not self._reconnected():
             self._print(said.text)
             return
+        params = self._lookup_params()
+        if self.prerendered_only and not self._cache.is_cached(said.text, params):
+            _LOGGER.warning("Low power: not prepared before the session, so shown, not spoken: %s", said.text)
+            self.not_prepared.append(said.text)
+            self._print(said.text)
+            return
         try:
-            rendered = self._cache.get(said.text, _params(self._settings))
+            rendered = self._cache.get(said.text, params)
         except SpeechError as err:
             _LOGGER.error("%s", err.message)
             self._print(said.text)
             return
+        samples = rendered.samples
+        if self._settings.volume != params.volume:  # prerendered_only after louder/quieter
+            import numpy as np
+
+            gain = self._settings.volume / max(params.volume, 0.01)
+            samples = np.clip(samples.astype(np.float32) * gain, -32768, 32767).astype(np.int16)
         with self._lock:
             if said.generation != self._generation:
                 return  # stopped while it was being rendered
-            playback = self._player.play(rendered.samples, rendered.sample_rate)
+            playback = self._player.play(samples, rendered.sample_rate)
         if not self._wait(playback.started):
             self._print(said.text)
             return
@@ -294,6 +323,12 @@ class SpeechWorker:
             ended = playback.ended_at_s if playback.ended_at_s is not None else self._now()
             self._heard_until_s = max(self._heard_until_s, ended)
             self._post(SpeechEnded(said.text, ended, interrupted=playback.cut))
+
+    def _lookup_params(self) -> VoiceParams:
+        """The voice to look sentences up with: as prepared when pre-rendered only, else as set now."""
+        if self.prerendered_only and self._prepared_params is not None:
+            return self._prepared_params
+        return _params(self._settings)
 
     def _wait(self, event: threading.Event) -> bool:
         """Wait for the player; False (and the device marked lost) if the device failed."""
@@ -367,7 +402,8 @@ def resolve_voice(voices: Sequence[VoiceInfo], spec: str) -> str:
 def make_speaker(output_device: str | None, voice: str | None, post: Callable[[InboxEvent], None],
                  now: Callable[[], float], *, cache_dir: Path | None = None,
                  config_dir: Path | None = None, earcons: bool = True,
-                 out: TextIO | None = None, reference: EchoReference | None = None) -> SpeechWorker:
+                 out: TextIO | None = None, prerendered_only: bool = False,
+                 reference: EchoReference | None = None) -> SpeechWorker:
     """The real speaker on `output_device` (index, name part, or None for the default).
 
     Raises AudioDeviceError (no speaker), UsageError (unknown voice) or SpeechError (no
@@ -398,7 +434,7 @@ def make_speaker(output_device: str | None, voice: str | None, post: Callable[[I
         return Player(find_output_device(device.name if output_device is not None else None), now, reference)
 
     return SpeechWorker(player, SpeechCache(renderer, cache_dir), settings, post, now,
-                        store=store, earcons=earcons, out=out, reopen=reopen)
+                        store=store, earcons=earcons, out=out, reopen=reopen, prerendered_only=prerendered_only)
 
 
 def render_to_file(text: str, out: Path, voice: str | None = None, *,

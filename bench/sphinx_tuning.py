@@ -260,6 +260,7 @@ SOUND_STEALERS = ("pose", "star", "dawn", "plane", "white", "top", "yet", "leg",
 
 def configs(grammar: Grammar) -> list[Config]:
     nobp = {"bestpath": False}
+    chosen: dict[str, Any] = {**nobp, "silprob": 1e-4, "lw": 10.0}
     return [
         Config("today"),
         # What SphinxRecognizer uses now; score it with --gaps 0.2 (its speech-outside check).
@@ -285,6 +286,13 @@ def configs(grammar: Grammar) -> list[Config]:
         Config("nobp-sil-lw10-prune-all", {**nobp, "silprob": 1e-4, "lw": 10.0},
                drop_decoys=FUNCTION_STEALERS + SOUND_STEALERS),
         Config("nobp-sil-lw10-wip0.1", {**nobp, "silprob": 1e-4, "lw": 10.0, "wip": 0.1}),
+        # Low power (--low-power): what each search limit saves on top of "chosen", and costs.
+        Config("lp-beams-1e-30", {**chosen, "beam": 1e-30, "wbeam": 1e-20, "pbeam": 1e-30}),
+        Config("lp-beams-1e-20", {**chosen, "beam": 1e-20, "wbeam": 1e-15, "pbeam": 1e-20}),
+        Config("lp-maxhmmpf-3000", {**chosen, "maxhmmpf": 3000}),
+        Config("lp-maxhmmpf-1000", {**chosen, "maxhmmpf": 1000}),
+        Config("lp-ds2", {**chosen, "ds": 2}),
+        Config("lp-topn2", {**chosen, "topn": 2}),
         Config("no-decoys", drop_decoys=tuple(grammar.decoys)),
         Config("nobp-no-decoys", nobp, drop_decoys=tuple(grammar.decoys)),
     ]

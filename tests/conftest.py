@@ -5,11 +5,26 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pytest
 
 from assistant.commands import Grammar, load_grammar
 from tests.room import Room, RoomUnavailable, virtual_room
+
+EMULATED: Final = os.environ.get("PI_EMULATED") == "1"
+"""Running in the emulated Raspberry Pi OS of `make test-pi` (qemu-user, 6 to 12 times slower)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under emulation, skip the tests marked not_emulated, each with the reason it gives."""
+    if not EMULATED:
+        return
+    for item in items:
+        marker = item.get_closest_marker("not_emulated")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "cannot run under emulation"
+            item.add_marker(pytest.mark.skip(reason=f"emulated Pi: {reason}"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,7 +2,7 @@
 
 `assistant run` runs as a process with the room's monitor as its microphone (it hears itself
 and the person, as on a mat). A person (espeak-ng, a voice other than the coach's) says
-pause, repeat and resume in turn, each once, when the coach is quiet, and again if nothing
+wait, say again and resume in turn, each once, when the coach is quiet, and again if nothing
 happened (a miss). Printed: the share acted on right at the first try, wrong actions, and the
 time from the end of the phrase (paplay has drained it into the room) to the command being
 acted on (the "you:" line, written as the earcon is queued), median and 90th percentile.
@@ -22,22 +22,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from assistant.speaking import estimate_speech_s  # noqa: E402
 from tests.room import virtual_room  # noqa: E402
 from tests.test_voice_loop import USER_VOICES, Assistant, User  # noqa: E402
 
-TURNS = (("pause", r"Paused\. Say resume"),
+TURNS = (("wait", r"Paused\. Say resume"),  # "pause" itself is seldom heard by PocketSphinx
          ("say again", r"\]  ?[A-Z]"),  # the last instruction again, whichever it was
          ("resume", r"carry on|Let's go on"))
 ANSWER_S = 3.0
 
 
-def quiet(assistant: Assistant, for_s: float = 1.2, timeout_s: float = 15.0) -> None:
-    """Wait until the coach has said nothing new for `for_s` (a person waits for a pause)."""
+def quiet(assistant: Assistant, gap_s: float = 0.6, timeout_s: float = 20.0) -> None:
+    """Wait until the coach has finished its last sentence (a person waits for a pause).
+    A line is printed as its sentence starts; how long it plays is estimated from its words."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with assistant._lock:
-            last = assistant.lines[-1][0] if assistant.lines else 0.0
-        if time.monotonic() - last > for_s:
+            said = [(at, text) for at, text in assistant.lines if "] you: " not in text]
+        at_end = 0.0
+        if said:
+            at, text = said[-1]
+            ends = at + estimate_speech_s(text.split("]", 1)[-1])
+            at_end = ends + gap_s
+        if time.monotonic() > at_end:
             return
         time.sleep(0.1)
 

@@ -242,3 +242,26 @@ def test_stop_said_over_a_long_instruction_cuts_it_off_and_is_acted_on(assistant
     user.say_until(assistant, "stop", r"End the session\?")
     user.say_until(assistant, "yes", r"Session finished after")
     assert assistant.proc.wait(30) == 0
+
+
+def test_a_sound_device_lost_mid_session_pauses_it_and_it_carries_on_when_back(assistant: Assistant,
+                                                                               room: Room) -> None:
+    """The room's sound device disappears (as a USB speaker-microphone pulled out) and comes back."""
+    assert assistant.wait_for(r"Repetition 1 of 2\. Hold", 60.0) is not None
+    module = next(line.split()[0] for line in room.pactl("list", "short", "modules").splitlines()
+                  if "module-null-sink" in line)
+    pulled = time.monotonic()
+    room.pactl("unload-module", module)
+    try:
+        lost = assistant.wait_for(r"stopped working\. The session is paused", 20.0, since=pulled)
+        assert lost is not None, assistant.transcript()[-5:]
+        time.sleep(3.0)
+    finally:
+        room.pactl("load-module", "module-null-sink", f"sink_name={room.sink}")
+        room.pactl("set-default-sink", room.sink)
+        room.pactl("set-default-source", room.monitor)
+    back = assistant.wait_for(r"It works again\. Let's carry on\.", 30.0, since=lost)
+    assert back is not None, assistant.transcript()[-5:]
+    while_lost = [t for at, t in assistant.lines if lost < at < back]
+    assert not any("seconds left" in t or "Relax" in t for t in while_lost), "the hold went on without sound"
+    assert assistant.wait_for(r"Relax|Repetition 2 of 2", 40.0, since=back) is not None, "it did not carry on"

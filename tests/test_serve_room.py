@@ -46,7 +46,7 @@ def test_serve_waits_starts_a_session_when_i_say_start_my_session_and_waits_agai
         serving: Assistant, room: Room, clips: Path, tmp_path: Path) -> None:
     """start my session -> a session (in the history); pause, stop, yes -> waiting again; SIGTERM -> exit 0."""
     user = User(room, clips)
-    user.say_until(serving, "start", STARTED)
+    user.say_until(serving, "start", STARTED, tries=8)
     assert serving.wait_for(r"Welcome\.", 30.0) is not None, serving.transcript()[-5:]
     # a quiet moment to speak in (the coach talks through the opening); paused, the room stays quiet
     assert serving.wait_for(r"Repetition 1 of 2\. Hold", 60.0) is not None, serving.transcript()[-5:]
@@ -71,7 +71,7 @@ def test_talk_that_is_not_the_start_phrase_does_not_start_a_session(serving: Ass
     for number, sentence in enumerate(HOUSEHOLD_TALK):
         user.say(sentence, (("en-gb", "160"), ("en-us", "150"))[number % 2])
     assert serving.wait_for(STARTED, 3.0) is None, f"talk started a session: {serving.transcript()[-5:]}"
-    user.say_until(serving, "start", STARTED)
+    user.say_until(serving, "start", STARTED, tries=8)
     assert serving.wait_for(r"Welcome\.", 30.0) is not None
     assert serving.close() == 0, serving.errors[-5:]
     assert any("Session stopped (SIGTERM); your progress is saved." in line for line in serving.errors), \

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, TextIO
 
 from assistant.clock import Clock, MonotonicClock
@@ -26,6 +26,8 @@ from assistant.speaking import Speaker
 if TYPE_CHECKING:
     from assistant.audio import AudioSource
     from assistant.echo import EchoReference
+    from assistant.listener import Listener
+    from assistant.listening import Recognizer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,18 +35,27 @@ CONFIRM_BELOW: Final = 0.75
 """A spoken "skip" heard with less confidence than this is asked about first."""
 
 
-def build_loop(settings: RunSettings, clock: Clock, speaker: Speaker, *, confirm_below: float = 0.0) -> SessionLoop:
+def open_history(settings: RunSettings) -> SqliteHistory | None:
+    """The history of `settings.data_dir` (None: not recorded); a damaged file's notice is printed."""
+    if settings.data_dir is None:
+        return None
+    history = SqliteHistory.open(settings.data_dir)
+    if history.notice:
+        print(history.notice, file=sys.stderr)
+    return history
+
+
+def build_loop(settings: RunSettings, clock: Clock, speaker: Speaker, *, confirm_below: float = 0.0,
+               history: SqliteHistory | None = None) -> SessionLoop:
     """A session loop over the routine of `settings`, speaking through `speaker`, recording history.
 
     With a history, an interrupted session of today is offered first, "how am I doing" is
-    answered from it, and every repetition is committed as it is done.
+    answered from it, and every repetition is committed as it is done. `history` is one that
+    stays open across sessions (serve); without it, the one of `settings.data_dir` is opened.
     """
     routine = load_routine(settings.routine)
-    history = None
-    if settings.data_dir is not None:
-        history = SqliteHistory.open(settings.data_dir)
-        if history.notice:
-            print(history.notice, file=sys.stderr)
+    if history is None:
+        history = open_history(settings)
     resume_point = history.interrupted_today(routine) if history else None
     cues = load_cues()
 
@@ -101,68 +112,124 @@ class Screen:
         print(f"[{self._now():7.1f}]{text}", file=self._out, flush=True)
 
 
-def run_voice(settings: RunSettings, grammar: Grammar) -> int:
-    """The real thing. Devices are checked before anything opens; every part is closed at the end."""
-    from assistant.audio import find_input_device
-    from assistant.listener import choose_engine, start_listening
-    from assistant.listening import hearing_settings
-    from assistant.playback import find_output_device
-    from assistant.speaking import make_speaker
-    from assistant.speech_lines import session_lines
+class VoiceRig:
+    """Microphone, speaker and listening gate, opened once: one session for `run`, many for `serve`.
 
-    routine = load_routine(settings.routine)
-    choice = choose_engine(settings.engine, settings.model)  # a missing model fails here
-    microphone = find_input_device(settings.input_device)  # no microphone: one sentence, before opening anything
-    loudspeaker = find_output_device(settings.output_device)
+    Devices are checked before anything opens. Every event of the speaker and the listener
+    goes through `post`: the gate learns exact speech times first, then the event reaches
+    whoever listens now (a session loop, or `serve` waiting for its start phrase).
+    """
 
-    clock = MonotonicClock()
-    reference, wrap = _echo_cancelling(settings, clock.now)
-    # With the echo taken out, the coach's own words no longer reach the recognizer loud and
-    # whole, so a barge-in word may be less certain (measured: no own-voice command either way).
-    gate = ListeningGate(GateSettings(barge_in_confidence=0.7) if wrap else None)
-    holder: list[SessionLoop] = []
+    def __init__(self, settings: RunSettings, *, extra_lines: Sequence[str] = ()) -> None:
+        from assistant.audio import find_input_device
+        from assistant.listener import choose_engine
+        from assistant.playback import find_output_device
+        from assistant.speaking import make_speaker
+        from assistant.speech_lines import session_lines
 
-    def post(event: InboxEvent) -> None:
-        gate.observe(event)  # the gate learns exact speech times first
-        if holder:
-            holder[0].post(event)
-
-    speaker = make_speaker(settings.output_device, settings.voice, post, clock.now, earcons=settings.earcons,
-                           out=sys.stdout, prerendered_only=settings.low_power, reference=reference)
-    listener = None
-    try:
-        loop = build_loop(settings, clock, speaker, confirm_below=CONFIRM_BELOW)
+        self.settings = settings
+        self.routine = load_routine(settings.routine)
+        self.choice = choose_engine(settings.engine, settings.model)  # a missing model fails here
+        # no microphone or speaker: one sentence, before anything opens
+        microphone = find_input_device(settings.input_device)
+        loudspeaker = find_output_device(settings.output_device)
+        self.clock = MonotonicClock()
+        self.reference, self._wrap = _echo_cancelling(settings, self.clock.now)
+        # With the echo taken out, the coach's own words no longer reach the recognizer loud and
+        # whole, so a barge-in word may be less certain (measured: no own-voice command either way).
+        self.gate = ListeningGate(GateSettings(barge_in_confidence=0.7) if self._wrap else None)
+        self._target: Callable[[InboxEvent], None] | None = None
+        self.listener: Listener | None = None
+        self.speaker = make_speaker(settings.output_device, settings.voice, self.post, self.clock.now,
+                                    earcons=settings.earcons, out=sys.stdout,
+                                    prerendered_only=settings.low_power, reference=self.reference)
         cues = load_cues()
-        lines = session_lines(routine, cues, every_number=settings.low_power)
-        if settings.low_power:  # also what only this session, these devices and this history can say
+        lines = [*session_lines(self.routine, cues, every_number=settings.low_power), *extra_lines]
+        if settings.low_power:  # also what only these devices can say
             lines += [cues.say("device_lost", device=name)
                       for name in ("microphone", microphone.name, f"speaker {loudspeaker.name}")]
-            lines.append(loop.session.progress_report() if loop.session.progress_report else "")
-        speaker.prepare(lines)
-        holder.append(loop)
-        screen = Screen(clock.now)
+        try:
+            self.speaker.prepare(lines)
+        except BaseException:
+            self.speaker.close()
+            raise
+
+    def __enter__(self) -> VoiceRig:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def post(self, event: InboxEvent) -> None:
+        """Thread-safe: the speaker, the listener and the keyboard hand their events here."""
+        self.gate.observe(event)  # the gate learns exact speech times first
+        target = self._target
+        if target is not None:
+            target(event)
+
+    def route_to(self, target: Callable[[InboxEvent], None] | None) -> None:
+        """Who gets the events from now on (None: nobody, they are dropped)."""
+        self._target = target
+
+    def allow(self, command: Command) -> bool:
+        """The listening gate: never our own voice, barge-in words only while speaking."""
+        verdict = self.gate.judge(command, self.clock.now())
+        if not verdict.allowed:
+            _LOGGER.info("Not obeyed (%s): '%s' %.2f", verdict.reason, command.phrase, command.confidence)
+        return verdict.allowed
+
+    def listen(self, grammar: Grammar, recognizer: Recognizer | None = None) -> None:
+        """Open the microphone and listen on a thread (with `recognizer`, or one for `grammar`)."""
+        from assistant.listener import start_listening
+        from assistant.listening import hearing_settings
+
+        self.listener = start_listening(self.choice, grammar, self.post, self.settings.input_device,
+                                        gate=self.allow, should_reset=lambda: self.gate.should_reset(self.clock.now()),
+                                        debug=self.settings.debug, recognizer=recognizer,
+                                        settings=hearing_settings(self.settings.low_power), wrap=self._wrap)
+
+    def start_keyboard(self, grammar: Grammar) -> None:
+        """Typed commands work too (e.g. 'resume' when the microphone is gone); end of input is not the end."""
+
+        def read() -> None:
+            for line in sys.stdin:
+                if line.strip():
+                    self.post(heard(grammar, line, self.clock.now()))
+
+        threading.Thread(target=read, name="keyboard", daemon=True).start()
+
+    def run_session(self, history: SqliteHistory | None = None) -> SessionLoop:
+        """One whole session in real time, until it finishes or is stopped (Ctrl-C, SIGTERM)."""
+        loop = build_loop(self.settings, self.clock, self.speaker, confirm_below=CONFIRM_BELOW, history=history)
+        if self.settings.low_power and loop.session.progress_report is not None:
+            # "how am I doing" as it stands now: prepared, since nothing is rendered during a session
+            self.speaker.prepare([loop.session.progress_report()], progress=False)
+        screen = Screen(self.clock.now)
         loop.session_observers.append(screen.session_event)
         loop.inbox_observers.append(screen.inbox_event)
-
-        def allow(command: Command) -> bool:
-            verdict = gate.judge(command, clock.now())
-            if not verdict.allowed:
-                _LOGGER.info("Not obeyed (%s): '%s' %.2f", verdict.reason, command.phrase, command.confidence)
-            return verdict.allowed
-
-        listener = start_listening(choice, grammar, post, settings.input_device, gate=allow,
-                                   should_reset=lambda: gate.should_reset(clock.now()), debug=settings.debug,
-                                   settings=hearing_settings(settings.low_power), wrap=wrap)
-        _start_keyboard(loop, grammar, clock.now)
-        run_until_stopped(loop)
+        self.route_to(loop.post)
+        try:
+            run_until_stopped(loop)
+        finally:
+            self.route_to(None)
         if loop.stopped_by:
             print(f"Session stopped ({loop.stopped_by}); your progress is saved.", file=sys.stderr)
         else:
-            speaker.wait_until_quiet(timeout_s=30.0)  # let the goodbye be heard
-    finally:
-        if listener is not None:
-            listener.close()
-        speaker.close()
+            self.speaker.wait_until_quiet(timeout_s=30.0)  # let the goodbye be heard
+        return loop
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+        self.speaker.close()
+
+
+def run_voice(settings: RunSettings, grammar: Grammar) -> int:
+    """The real thing: one session by voice. Every part is closed at the end."""
+    with VoiceRig(settings) as rig:
+        rig.listen(grammar)
+        rig.start_keyboard(grammar)
+        rig.run_session()
     return 0
 
 
@@ -191,16 +258,5 @@ def run_until_stopped(loop: SessionLoop) -> None:
     loop.start()
     try:
         loop.run()
-    except KeyboardInterrupt:
-        loop.stopped_by = "Ctrl-C"
-
-
-def _start_keyboard(loop: SessionLoop, grammar: Grammar, now: Callable[[], float]) -> None:
-    """Typed commands work too (e.g. 'resume' when the microphone is gone); end of input is not the end."""
-
-    def read() -> None:
-        for line in sys.stdin:
-            if line.strip():
-                loop.post(heard(grammar, line, now()))
-
-    threading.Thread(target=read, name="keyboard", daemon=True).start()
+    except KeyboardInterrupt as stop:
+        loop.stopped_by = str(stop) or "Ctrl-C"  # serve raises KeyboardInterrupt("SIGTERM") on a systemd stop

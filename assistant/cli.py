@@ -48,6 +48,13 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       help="with --text: run time N times faster (default: 1, real time)")
     text.add_argument("--script", type=Path, metavar="FILE",
                       help="with --text: lines '<session seconds> <phrase>' on a fake clock")
+    _add_voice_options(p)
+    _add_data_dir(p)
+    p.set_defaults(handler=_cmd_run)
+
+
+def _add_voice_options(p: argparse.ArgumentParser) -> None:
+    """The options of a session by voice, shared by `run` and `serve`."""
     voice = p.add_argument_group("voice mode")
     voice.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], default="auto",
                        help="speech recognizer (default: auto, Vosk when a model is found)")
@@ -62,8 +69,22 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="do not take the coach's voice out of the microphone (for a headset); "
                             "then \"stop\" is only heard between sentences")
     add_low_power(voice)
+
+
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="always on: wait quietly for 'start session', coach, wait again")
+    p.add_argument("--routine", default=BUILTIN_ROUTINE, metavar="NAME|FILE",
+                   help=f"built-in routine name or a routine .toml file (default: {BUILTIN_ROUTINE})")
+    _add_voice_options(p)
     _add_data_dir(p)
-    p.set_defaults(handler=_cmd_run)
+    p.set_defaults(handler=_cmd_serve, text=False, speed=1.0, script=None)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.commands import load_wake_grammar
+    from assistant.serve import run_serve
+
+    return run_serve(_run_settings(args), load_grammar(), load_wake_grammar())
 
 
 
@@ -330,11 +351,12 @@ def _cmd_service(args: argparse.Namespace) -> int:
     from assistant import service
 
     unit_dir = args.unit_dir or service.default_unit_dir()
-    if args.service_command == "install" and "serve" not in _command_names():
-        raise UsageError("service-no-serve", "This version has no `assistant serve` (waiting for \"start "
-                         "session\") yet, so a boot service would only fail; start sessions with: assistant run")
     if args.service_command == "install":
         serve_args = [a for a in args.serve_args if a != "--"]
+        _, unknown = build_parser().parse_known_args(["serve", *serve_args])
+        if unknown:  # found now, not at boot by a unit that fails over and over
+            raise UsageError("usage", f"`assistant serve` does not take {' '.join(unknown)}; "
+                             "see: assistant serve --help")
         text = service.unit_text(service.assistant_executable(), serve_args, Path.cwd())
         left = service.install(unit_dir, text, run_systemctl=not args.no_systemctl)
         print(f"Wrote {unit_dir / service.UNIT_NAME}")
@@ -346,11 +368,6 @@ def _cmd_service(args: argparse.Namespace) -> int:
         for command in left:
             print(f"  {command}")
     return EXIT_OK
-
-
-def _command_names() -> set[str]:
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return set(sub.choices)
 
 
 def _add_routine(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -416,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="detailed logs, and a traceback for any error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_demo, _add_check, _add_say, _add_voices, add_recognize, add_devices,
+    for add in (_add_run, _add_serve, _add_demo, _add_check, _add_say, _add_voices, add_recognize, add_devices,
                 add_model, _add_history, _add_routine, _add_diagram, _add_service):
         add(sub)
     return parser

@@ -143,8 +143,8 @@ def _parse_grammar(data: object, source: str) -> Grammar:
     return Grammar(language, phrases, tuple(normalize(d) for d in decoys))
 
 
-def load_grammar(path: Path | None = None, language: str = "en") -> Grammar:
-    """Read a grammar file; by default the one shipped for `language`."""
+def _read_grammar(path: Path | None, language: str) -> tuple[object, str]:
+    """The parsed JSON of a grammar file and its name for messages."""
     try:
         if path is None:
             text = resources.files("assistant.grammars").joinpath(f"{language}.json").read_text(
@@ -159,9 +159,40 @@ def load_grammar(path: Path | None = None, language: str = "en") -> Grammar:
             "grammar-missing", f"Cannot read the command grammar for '{language}' ({err})."
         ) from err
     try:
-        data = json.loads(text)
+        return json.loads(text), source
     except json.JSONDecodeError as err:
         raise GrammarError(
             "grammar-json", f"{source}: not valid JSON at line {err.lineno}: {err.msg}."
         ) from err
+
+
+def load_grammar(path: Path | None = None, language: str = "en") -> Grammar:
+    """Read a grammar file; by default the one shipped for `language`."""
+    data, source = _read_grammar(path, language)
     return _parse_grammar(data, source)
+
+
+def load_wake_grammar(path: Path | None = None, language: str = "en") -> Grammar:
+    """The grammar `assistant serve` waits with: its start phrases are the only commands.
+
+    Everything else the file knows (the session's phrases and decoys, and the wake section's
+    near misses) becomes a decoy, so that talk in the room has somewhere to land other than
+    a start phrase.
+    """
+    data, source = _read_grammar(path, language)
+    commands = _parse_grammar(data, source)
+    wake = data.get("wake") if isinstance(data, dict) else None
+    if not isinstance(wake, dict):
+        raise GrammarError("grammar-wake", f"{source}: no 'wake' section (the phrases that start a session).")
+    listed = wake.get("phrases")
+    near = wake.get("decoys", [])
+    if (not isinstance(listed, list) or not listed or not all(isinstance(p, str) for p in listed)
+            or not isinstance(near, list) or not all(isinstance(d, str) for d in near)):
+        raise GrammarError("grammar-wake", f"{source}: 'wake' needs a list of 'phrases' and a list of 'decoys'.")
+    bad = [p for p in listed if normalize(p) != p]
+    if bad:
+        raise GrammarError("grammar-phrase", f"{source}: wake phrase '{bad[0]}' must be lower case words and "
+                           "single spaces.")
+    phrases = dict.fromkeys(listed, Intent.START)
+    others = [normalize(d) for d in (*near, *commands.phrases, *commands.decoys)]
+    return Grammar(commands.language, phrases, tuple(dict.fromkeys(d for d in others if d not in phrases)))

@@ -190,8 +190,12 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
                     gate: CommandGate | None = None, settings: HearingSettings | None = None,
                     debug: bool = False, reconnect_s: float = RECONNECT_S,
                     should_reset: Callable[[], bool] | None = None,
+                    recognizer: Recognizer | None = None,
                     wrap: Callable[[AudioSource], AudioSource] | None = None) -> Listener:
     """Open the microphone and listen on a thread, posting heard commands to `post`.
+
+    `recognizer`: one made (and loaded) by the caller, e.g. serve's that switches grammars;
+    by default one for `choice` and `grammar`.
 
     Fails here, before the thread starts, when there is no microphone or the model is bad; a
     microphone lost later is reported with `DeviceLost` and retried. `wrap` processes the
@@ -199,7 +203,8 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
     """
     # WARNING so that the one line saying which engine listens, and why, shows without --debug.
     _LOGGER.warning("%s", choice.reason)
-    recognizer = make_recognizer(choice, grammar, settings, debug)
+    if recognizer is None:
+        recognizer = make_recognizer(choice, grammar, settings, debug)
     first: list[AudioSource] = [MicSource(input_device)]  # no microphone: AudioDeviceError now
 
     def open_source() -> AudioSource:

@@ -2,7 +2,7 @@
 
 `assistant run` runs as a process with the room's monitor as its microphone (it hears itself
 and the person, as on a mat). A person (espeak-ng, a voice other than the coach's) says
-wait, say again and resume in turn, each once, when the coach is quiet, and again if nothing
+wait, say again, how long and resume in turn, each once, when the coach is quiet, and again if nothing
 happened (a miss). Printed: the share acted on right at the first try, wrong actions, and the
 time from the end of the phrase (paplay has drained it into the room) to the command being
 acted on (the "you:" line, written as the earcon is queued), median and 90th percentile.
@@ -24,10 +24,11 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from assistant.speaking import estimate_speech_s  # noqa: E402
 from tests.room import virtual_room  # noqa: E402
-from tests.test_voice_loop import USER_VOICES, Assistant, User  # noqa: E402
+from tests.voice_room import USER_VOICES, Assistant, User  # noqa: E402
 
 TURNS = (("wait", r"Paused\. Say resume"),  # "pause" itself is seldom heard by PocketSphinx
          ("say again", r"\]  ?[A-Z]"),  # the last instruction again, whichever it was
+         ("how long", r"left\.|No timer"),
          ("resume", r"carry on|Let's go on"))
 ANSWER_S = 3.0
 
@@ -55,8 +56,11 @@ def spoken(commands: int, cache: Path, work: Path) -> None:
         user = User(room, work)
         assert assistant.wait_for(r"Repetition 1 of 2\. Hold", 120.0), assistant.errors[-5:]
         latencies: list[float] = []
-        first_try = misses = wrong = 0
+        first_try = misses = wrong = turns = 0
         for n in range(commands):
+            if assistant.proc.poll() is not None:
+                break  # the routine has ended
+            turns += 1
             phrase, answer = TURNS[n % len(TURNS)]
             for attempt in range(4):
                 quiet(assistant)
@@ -71,12 +75,12 @@ def spoken(commands: int, cache: Path, work: Path) -> None:
                 misses += 1
                 wrong += bool(heard)
             else:
-                print(f"gave up on '{phrase}'", file=sys.stderr)
+                print(f"gave up on '{phrase}' (turn {turns})")
                 break
         assistant.close()
-    said = first_try + misses
-    print(f"spoken commands: {commands} turns, {said} phrases said")
-    print(f"  acted on right at the first try: {first_try}/{commands} ({first_try / commands:.0%})")
+    said = len(latencies) + misses
+    print(f"spoken commands: {turns} turns, {said} phrases said, {len(latencies)} acted on")
+    print(f"  acted on right at the first try: {first_try}/{turns} ({first_try / max(turns, 1):.0%})")
     print(f"  phrases not acted on: {misses}; acted on wrongly: {wrong}")
     if latencies:
         q = statistics.quantiles(latencies, n=10)

@@ -76,6 +76,18 @@ def speech_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the user says in the room, synthesized once per test session."""
+    return tmp_path_factory.mktemp("user-clips")
+
+
+@pytest.fixture(scope="session")
+def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The assistant's speech cache, shared by the room tests: the routine is rendered once."""
+    return tmp_path_factory.mktemp("speech-cache")
+
+
+@pytest.fixture(scope="session")
 def english() -> Grammar:
     return load_grammar()
 

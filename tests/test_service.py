@@ -40,10 +40,24 @@ def test_install_writes_a_unit_that_serves_restarts_and_logs_and_uninstall_remov
     assert again.returncode == 2 and "No Mat Coach service is installed" in again.stderr
 
 
-def test_install_refuses_while_there_is_no_serve_command(tmp_path: Path) -> None:
-    """A boot service for a command that does not exist would only fail: say so instead."""
-    done = assistant("service", "install", "--unit-dir", str(tmp_path), "--no-systemctl")
-    assert done.returncode == 2 and "no `assistant serve`" in done.stderr
+def test_install_from_the_command_line_runs_serve_with_my_options(tmp_path: Path) -> None:
+    """`assistant service install -- OPTIONS` writes a unit whose ExecStart is `assistant serve OPTIONS`."""
+    done = assistant("service", "install", "--unit-dir", str(tmp_path), "--no-systemctl", "--",
+                     "--engine", "pocketsphinx", "--input-device", "USB")
+    assert done.returncode == 0, done.stderr
+    unit = (tmp_path / UNIT_NAME).read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert exec_start.endswith("assistant serve --engine pocketsphinx --input-device USB")
+    assert "systemctl --user enable --now mat-coach.service" in done.stdout
+    removed = assistant("service", "uninstall", "--unit-dir", str(tmp_path), "--no-systemctl")
+    assert removed.returncode == 0 and not (tmp_path / UNIT_NAME).exists()
+
+
+def test_install_refuses_options_that_serve_does_not_take(tmp_path: Path) -> None:
+    """A typo is one clear line now, not a unit that fails at every boot."""
+    done = assistant("service", "install", "--unit-dir", str(tmp_path), "--no-systemctl", "--", "--text")
+    assert done.returncode == 2 and "`assistant serve` does not take --text" in done.stderr
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / UNIT_NAME).exists()
 
 

@@ -1,0 +1,133 @@
+"""A person and the assistant in the PulseAudio virtual room, for end-to-end voice tests.
+
+The assistant (`assistant run` or `assistant serve`) runs as a process with the room's monitor
+as its microphone and the room as its speaker, so it hears itself as on a mat. The user
+speaks into the room (espeak-ng, another voice, played with paplay) and reads what happened
+from the assistant's screen transcript; like a person, it says a command again when it was
+not heard.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Final
+
+from tests.room import Room
+
+ROOT: Final = Path(__file__).parents[1]
+ROUTINE: Final = ROOT / "tests" / "data" / "short-routine.toml"
+START_TIMEOUT_S: Final = 90.0
+"""Pre-rendering the routine's speech and opening the devices (slower on a loaded machine)."""
+ANSWER_TIMEOUT_S: Final = 6.0
+"""How long the user waits for an answer before saying a command again."""
+TRIES: Final = 6
+USER_VOICES: Final = (("en", "150"), ("en-us", "150"))
+SAY_IT_AGAIN: Final = {
+    "start": ("start my session", "coach start session"),
+    # what a person says instead when the first words were not heard
+    "how long": ("how long", "time left", "how much longer"),
+    "pause": ("pause", "wait"),
+    "resume": ("resume", "continue", "carry on"),
+    "repeat": ("say again", "repeat", "say that again"),
+    "next": ("next step", "next", "next exercise"),
+    "stop": ("stop", "end session", "quit"),
+    "yes": ("yes please", "yeah", "yes"),
+    "no": ("no thanks", "nope", "no"),
+}
+
+
+class Assistant:
+    """`assistant run` (or serve) in the room, with its screen transcript read as it comes."""
+
+    def __init__(self, room: Room, data_dir: Path, cache_dir: Path, command: str = "run") -> None:
+        env = {**room.env, "PYTHONUNBUFFERED": "1", "XDG_CACHE_HOME": str(cache_dir),
+               "XDG_CONFIG_HOME": str(cache_dir / "config")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", command, "--routine", str(ROUTINE), "--data-dir", str(data_dir),
+             "--engine", "pocketsphinx", "--input-device", "pulse", "--output-device", "pulse"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+        self.lines: list[tuple[float, str]] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_errors, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._lock:
+                self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def _read_errors(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.errors.append(line.rstrip("\n"))
+
+    def transcript(self) -> list[str]:
+        with self._lock:
+            return [text for _, text in self.lines]
+
+    def wait_for(self, pattern: str, timeout_s: float, since: float = 0.0) -> float | None:
+        """Monotonic time of the first line (after `since`) matching `pattern`; None on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                for at, text in self.lines:
+                    if at >= since and re.search(pattern, text):
+                        return at
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return None
+
+    def heard(self) -> list[str]:
+        return [t for t in self.transcript() if re.match(r"^\[\s*[0-9.]+\] you: ", t)]
+
+    def close(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        code = self.proc.wait(30)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+        return code
+
+
+class User:
+    """A person on the mat: speaks into the room, and repeats what was not heard."""
+
+    def __init__(self, room: Room, clips: Path) -> None:
+        self.room = room
+        self.clips = clips
+        self.attempts: list[tuple[str, int]] = []
+        """(intent, how many times it was said before it was acted on)."""
+
+    def clip(self, phrase: str, voice: tuple[str, str] = USER_VOICES[0]) -> Path:
+        path = self.clips / f"{voice[0]}-{phrase.replace(' ', '_')}.wav"
+        if not path.exists():
+            subprocess.run(["espeak-ng", "-v", voice[0], "-s", voice[1], "-w", str(path), phrase], check=True,
+                           timeout=30)
+        return path
+
+    def say(self, phrase: str, voice: tuple[str, str] = USER_VOICES[0]) -> float:
+        """Play the phrase into the room; returns when it has been said (monotonic time)."""
+        subprocess.run(["paplay", f"--device={self.room.sink}", str(self.clip(phrase, voice))],
+                       env=self.room.env, check=True, timeout=30)
+        return time.monotonic()
+
+    def say_until(self, assistant: Assistant, intent: str, answer: str, tries: int = TRIES) -> float:
+        """Say it (in other words, in another voice) until the assistant's `answer` appears; its time."""
+        phrases = SAY_IT_AGAIN.get(intent, (intent,))
+        for attempt in range(tries):
+            phrase = phrases[attempt % len(phrases)]
+            said = self.say(phrase, USER_VOICES[(attempt // len(phrases)) % len(USER_VOICES)])
+            at = assistant.wait_for(answer, ANSWER_TIMEOUT_S, since=said - 1.0)
+            if at is not None:
+                self.attempts.append((intent, attempt + 1))
+                return at
+        raise AssertionError(f"'{intent}' was never acted on ({answer!r}); transcript: {assistant.transcript()[-20:]}")

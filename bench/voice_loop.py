@@ -28,7 +28,7 @@ from tests.voice_room import USER_VOICES, Assistant, User  # noqa: E402
 
 TURNS = (("wait", r"Paused\. Say resume"),  # "pause" itself is seldom heard by PocketSphinx
          ("say again", r"\]  ?[A-Z]"),  # the last instruction again, whichever it was
-         ("how long", r"left\.|No timer"),
+         ("how long", r"left\.|No timer|We are paused"),
          ("resume", r"carry on|Let's go on"))
 ANSWER_S = 3.0
 

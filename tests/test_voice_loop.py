@@ -40,6 +40,7 @@ def test_a_silent_session_runs_to_the_end_and_never_obeys_its_own_voice(assistan
     assert assistant.proc.wait(30) == 0
 
 
+@pytest.mark.not_emulated("spoken commands must be recognized in real time; under 11x emulation the listener falls behind the room")
 def test_spoken_commands_drive_a_whole_session(assistant: Assistant, room: Room, clips: Path) -> None:
     """how long, pause, resume, repeat, next, stop and yes, spoken into the room, each acted on."""
     user = User(room, clips)
@@ -95,6 +96,7 @@ LONG_INSTRUCTION: Final = ("While you hold it, you keep breathing slowly and cal
 """The longest sentence of the test routine (about 8 s said), without a command word in it."""
 
 
+@pytest.mark.not_emulated("spoken commands must be recognized in real time; under 11x emulation the listener falls behind the room")
 def test_stop_said_over_a_long_instruction_cuts_it_off_and_is_acted_on(assistant: Assistant, room: Room,
                                                                         clips: Path) -> None:
     """Barge-in: the coach is mid-sentence, I say "quit" over it, and it stops talking at once."""

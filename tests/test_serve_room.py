@@ -6,6 +6,7 @@ service with SIGTERM, which is what `Assistant.close()` sends.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Final
 import pytest
 
 from assistant.history import SqliteHistory
-from tests.room import Room
+from tests.room import Room, RoomUnavailable, virtual_room
 from tests.voice_room import START_TIMEOUT_S, Assistant, User
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
@@ -30,6 +31,20 @@ HOUSEHOLD_TALK: Final = (
     "my session",
 )
 """Said in the room while the coach waits: near misses of the start phrases, none of them one."""
+
+
+@pytest.fixture(scope="module")
+def room() -> Iterator[Room]:
+    """A room of serve's own. On the shared room, `assistant say` in the next module came out
+    clipped after serve's sessions (with output underflows; 4 of 6 runs), never on its own;
+    with a room of its own here, 0 of 2 (cause not found: see the closing note)."""
+    try:
+        with virtual_room() as own:
+            yield own
+    except RoomUnavailable as err:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the virtual room is needed in CI: {err}")
+        pytest.skip(str(err))
 
 
 @pytest.fixture

@@ -38,6 +38,8 @@ WARM_UP_TIMEOUT_S: Final = 5.0
 _WARM_FRAMES: Final = SAMPLE_RATE // 4
 """The stream counts as flowing once it has asked for this many frames."""
 _MAX_LATENCY_S: Final = 0.5
+_STALLED_S: Final = 1.0
+"""A stream that has not called back for this long is not drained when closed."""
 
 NO_SPEAKER: Final = ("No speaker found (no output device); plug one in or choose one with "
                      "--output-device, or use --text.")
@@ -195,8 +197,16 @@ class Player:
         return self.failure is None and bool(self._stream.active)
 
     def close(self) -> None:
+        """Let what was handed to the device finish playing, then release it.
+
+        The device may hold more than the latency PortAudio reported (PulseAudio raises a
+        stream's latency after underruns), so closing at once could cut the last words off;
+        stopping drains the stream first. A failed or stalled device is not waited for.
+        """
         self._closing = True
         try:
+            if self.failure is None and time.monotonic() - self.last_callback_at < _STALLED_S:
+                self._stream.stop(ignore_errors=True)
             self._stream.close(ignore_errors=True)
         except Exception:  # noqa: BLE001  (closing a failed device must not raise)
             _LOGGER.debug("Closing the output stream failed", exc_info=True)

@@ -1,4 +1,4 @@
-"""Speech figures: time to first sound (cached and uncached), pre-render time, CPU per speech second.
+"""Speech figures: time to first sound (cached and uncached), cut-off, pre-render time, CPU per speech second.
 
     .venv/bin/python bench/speech.py [--output-device D] [--repeats N]
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.cues import load_cues  # noqa: E402
 from assistant.errors import AudioDeviceError  # noqa: E402
-from assistant.events import InboxEvent, SpeechStarted  # noqa: E402
+from assistant.events import InboxEvent, SpeechEnded, SpeechStarted  # noqa: E402
 from assistant.playback import find_output_device  # noqa: E402
 from assistant.routine import load_routine  # noqa: E402
 from assistant.speaking import SpeechWorker, make_speaker  # noqa: E402
@@ -57,21 +57,25 @@ def sound_output(device: str | None) -> Iterator[str | None]:
 
 
 class Starts:
+    """When each sentence started (and ended) being heard, as the player measured it."""
+
     def __init__(self) -> None:
         self.at: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
         self.cond = threading.Condition()
 
     def post(self, event: InboxEvent) -> None:
-        if isinstance(event, SpeechStarted):
+        if isinstance(event, SpeechStarted | SpeechEnded):
             with self.cond:
-                self.at[event.text] = event.at_s
+                (self.at if isinstance(event, SpeechStarted) else self.ended)[event.text] = event.at_s
                 self.cond.notify_all()
 
-    def wait(self, text: str) -> float:
+    def wait(self, text: str, ended: bool = False) -> float:
+        times = self.ended if ended else self.at
         with self.cond:
-            if not self.cond.wait_for(lambda: text in self.at, WAIT_TIMEOUT_S):
+            if not self.cond.wait_for(lambda: text in times, WAIT_TIMEOUT_S):
                 raise TimeoutError(text)
-            return self.at[text]
+            return times[text]
 
 
 def first_sound_ms(speaker: SpeechWorker, starts: Starts, texts: list[str]) -> list[float]:
@@ -84,6 +88,23 @@ def first_sound_ms(speaker: SpeechWorker, starts: Starts, texts: list[str]) -> l
         speaker.say(text)
         delays.append((starts.wait(text) - asked) * 1000)
         speaker.stop()
+        speaker.wait_until_quiet(WAIT_TIMEOUT_S)
+    return delays
+
+
+def cut_off_ms(speaker: SpeechWorker, starts: Starts, texts: list[str]) -> list[float]:
+    """From stop() to the last sound of a sentence cut off 1 s in (end as the player measured it)."""
+    delays = []
+    for text in texts:
+        with starts.cond:  # a sentence said before has an old end
+            starts.at.pop(text, None)
+            starts.ended.pop(text, None)
+        speaker.say(text)
+        starts.wait(text)
+        time.sleep(1.0)
+        stopped = time.monotonic()
+        speaker.stop()
+        delays.append((starts.wait(text, ended=True) - stopped) * 1000)
         speaker.wait_until_quiet(WAIT_TIMEOUT_S)
     return delays
 
@@ -121,6 +142,8 @@ def main() -> None:
             uncached = [f"Uncached sentence number {i}, for the benchmark." for i in range(args.repeats)]
             print(summary("say -> first sound, cached", first_sound_ms(speaker, starts, cached), "ms"))
             print(summary("say -> first sound, uncached", first_sound_ms(speaker, starts, uncached), "ms"))
+            long = [t for t in lines if len(t.split()) >= 12][:args.repeats]
+            print(summary("stop -> silence, mid-sentence", cut_off_ms(speaker, starts, long), "ms"))
             # CPU while speaking: play a stretch of the routine and count this process's CPU time.
             stretch = lines[:12]
             seconds = sum(speaker.duration_s(t) for t in stretch)

@@ -26,6 +26,11 @@ START_TIMEOUT_S: Final = 90.0
 ANSWER_TIMEOUT_S: Final = 6.0
 """How long the user waits for an answer before saying a command again."""
 TRIES: Final = 6
+SECONDS_PER_WORD: Final = 0.4
+"""About how long the coach takes to say a word (espeak-ng at 175 words a minute, with pauses)."""
+QUIET_WAIT_S: Final = 12.0
+"""Longest a person waits for the coach to finish talking before speaking anyway."""
+PAIN_ANSWER: Final = r"Stop the exercise now\."
 USER_VOICES: Final = (("en", "150"), ("en-us", "150"))
 SAY_IT_AGAIN: Final = {
     "start": ("start my session", "coach start session"),
@@ -85,6 +90,16 @@ class Assistant:
             time.sleep(0.05)
         return None
 
+    def quiet_from(self) -> float:
+        """Monotonic time at which the coach will have said every line printed so far (estimated)."""
+        ends = 0.0
+        with self._lock:
+            for at, text in self.lines:
+                said = re.match(r"^\[\s*[0-9.]+\][ !](.*)$", text)
+                if said and not said.group(1).startswith("you: "):
+                    ends = max(ends, at) + SECONDS_PER_WORD * len(said.group(1).split())
+        return ends
+
     def heard(self) -> list[str]:
         return [t for t in self.transcript() if re.match(r"^\[\s*[0-9.]+\] you: ", t)]
 
@@ -120,14 +135,27 @@ class User:
                        env=self.room.env, check=True, timeout=30)
         return time.monotonic()
 
+    def wait_until_coach_is_quiet(self, assistant: Assistant) -> None:
+        """As a person does: let the coach finish the sentence before speaking."""
+        deadline = time.monotonic() + QUIET_WAIT_S
+        while (quiet := assistant.quiet_from()) > time.monotonic() and time.monotonic() < deadline:
+            time.sleep(min(0.1, quiet - time.monotonic()))
+
     def say_until(self, assistant: Assistant, intent: str, answer: str, tries: int = TRIES) -> float:
-        """Say it (in other words, in another voice) until the assistant's `answer` appears; its time."""
+        """Say it (in other words, in another voice) until the assistant's `answer` appears; its time.
+
+        Like a person: it waits for the coach to stop talking first, and when it was taken to be
+        in pain without saying so, it says "resume" before trying again.
+        """
         phrases = SAY_IT_AGAIN.get(intent, (intent,))
         for attempt in range(tries):
             phrase = phrases[attempt % len(phrases)]
+            self.wait_until_coach_is_quiet(assistant)
             said = self.say(phrase, USER_VOICES[(attempt // len(phrases)) % len(USER_VOICES)])
             at = assistant.wait_for(answer, ANSWER_TIMEOUT_S, since=said - 1.0)
             if at is not None:
                 self.attempts.append((intent, attempt + 1))
                 return at
+            if intent not in ("resume", "stop", "yes", "no") and assistant.wait_for(PAIN_ANSWER, 0.0, since=said - 1.0):
+                self.say_until(assistant, "resume", r"Let's carry on\.", tries)
         raise AssertionError(f"'{intent}' was never acted on ({answer!r}); transcript: {assistant.transcript()[-20:]}")

@@ -23,11 +23,13 @@ ROOT: Final = Path(__file__).parents[1]
 ROUTINE: Final = ROOT / "tests" / "data" / "short-routine.toml"
 START_TIMEOUT_S: Final = 90.0
 """Pre-rendering the routine's speech and opening the devices (slower on a loaded machine)."""
-ANSWER_TIMEOUT_S: Final = 6.0
-"""How long the user waits for an answer before saying a command again."""
+ANSWER_TIMEOUT_S: Final = 4.0
+"""How long the user waits for an answer before saying a command again (an answer takes ~0.2 s)."""
 TRIES: Final = 6
-SECONDS_PER_WORD: Final = 0.4
+SECONDS_PER_WORD: Final = 0.35
 """About how long the coach takes to say a word (espeak-ng at 175 words a minute, with pauses)."""
+REPLY_PAUSE_S: Final = 0.5
+"""A person's pause between the coach falling silent and their reply."""
 QUIET_WAIT_S: Final = 12.0
 """Longest a person waits for the coach to finish talking before speaking anyway."""
 PAIN_ANSWER: Final = r"Stop the exercise now\."
@@ -90,11 +92,13 @@ class Assistant:
             time.sleep(0.05)
         return None
 
-    def quiet_from(self) -> float:
-        """Monotonic time at which the coach will have said every line printed so far (estimated)."""
+    def quiet_from(self, printed_by: float) -> float:
+        """Monotonic time at which the coach will have said the lines printed by then (estimated)."""
         ends = 0.0
         with self._lock:
             for at, text in self.lines:
+                if at > printed_by:
+                    break
                 said = re.match(r"^\[\s*[0-9.]+\][ !](.*)$", text)
                 if said and not said.group(1).startswith("you: "):
                     ends = max(ends, at) + SECONDS_PER_WORD * len(said.group(1).split())
@@ -136,10 +140,13 @@ class User:
         return time.monotonic()
 
     def wait_until_coach_is_quiet(self, assistant: Assistant) -> None:
-        """As a person does: let the coach finish the sentence before speaking."""
-        deadline = time.monotonic() + QUIET_WAIT_S
-        while (quiet := assistant.quiet_from()) > time.monotonic() and time.monotonic() < deadline:
-            time.sleep(min(0.1, quiet - time.monotonic()))
+        """As a person does: let the coach finish what it is saying now before speaking.
+
+        What it starts saying after that is not waited for: a person does not wait forever.
+        """
+        quiet = min(assistant.quiet_from(printed_by=time.monotonic()) + REPLY_PAUSE_S,
+                    time.monotonic() + QUIET_WAIT_S)
+        time.sleep(max(0.0, quiet - time.monotonic()))
 
     def say_until(self, assistant: Assistant, intent: str, answer: str, tries: int = TRIES) -> float:
         """Say it (in other words, in another voice) until the assistant's `answer` appears; its time.

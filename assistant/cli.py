@@ -201,7 +201,7 @@ def _cmd_say(args: argparse.Namespace) -> int:
     if not args.text.strip():
         raise UsageError("usage", 'Nothing to say: give the text, e.g. assistant say "Hello."')
     clock = MonotonicClock()
-    speaker = make_speaker(args.output_device, args.voice, lambda event: None, clock.now)
+    speaker = make_speaker(args.output_device, args.voice, lambda event: None, clock.now, interruptible=False)
     try:
         speaker.say(args.text)
         if not speaker.wait_until_quiet(_SAY_TIMEOUT_S):

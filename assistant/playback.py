@@ -33,6 +33,10 @@ OUTPUT_LATENCY_S: Final = 0.035
 """Sound buffered ahead of the speaker. "low" (12 ms here) underran several times a minute
 while the listening thread worked, and every underrun moves the echo the canceller follows;
 35 ms stopped that and still lets a cut-off be heard within 50 ms."""
+RELAXED_LATENCY_S: Final = 0.2
+"""For speech nobody interrupts (`assistant say`): a deep buffer rides out a busy machine.
+With the session's 35 ms, a starved process underran block after block, and PulseAudio's
+ALSA plugin lost sound at each recovery."""
 WARM_UP_TIMEOUT_S: Final = 5.0
 """Longest wait for a new output stream to start flowing (PulseAudio takes ~2 s here)."""
 _WARM_FRAMES: Final = SAMPLE_RATE // 4
@@ -127,8 +131,9 @@ class Player:
     """A continuously running output stream that plays one sentence at a time plus earcons."""
 
     def __init__(self, device: OutputDevice, now: Callable[[], float],
-                 reference: EchoReference | None = None) -> None:
+                 reference: EchoReference | None = None, latency_s: float = OUTPUT_LATENCY_S) -> None:
         self.device = device
+        self._latency_s = latency_s
         self._now = now
         self._reference = reference
         """Told every block sent out, so the echo canceller knows what the microphone will hear."""
@@ -154,7 +159,7 @@ class Player:
             try:
                 stream = sd.OutputStream(
                     samplerate=rate, channels=1, dtype="int16", device=self.device.index,
-                    blocksize=BLOCK_FRAMES, latency=OUTPUT_LATENCY_S, callback=self._callback,
+                    blocksize=BLOCK_FRAMES, latency=self._latency_s, callback=self._callback,
                     finished_callback=self._finished,
                 )
                 stream.start()

@@ -403,14 +403,17 @@ def make_speaker(output_device: str | None, voice: str | None, post: Callable[[I
                  now: Callable[[], float], *, cache_dir: Path | None = None,
                  config_dir: Path | None = None, earcons: bool = True,
                  out: TextIO | None = None, prerendered_only: bool = False,
-                 reference: EchoReference | None = None) -> SpeechWorker:
+                 reference: EchoReference | None = None, interruptible: bool = True) -> SpeechWorker:
     """The real speaker on `output_device` (index, name part, or None for the default).
+
+    `interruptible=False` (nothing will cut it off) buffers deeper, so a busy machine does
+    not make the sound stutter.
 
     Raises AudioDeviceError (no speaker), UsageError (unknown voice) or SpeechError (no
     engine), each with one sentence that says what to do. Call `prepare()` on the result
     with `session_lines(routine, cues)` before the session starts.
     """
-    from assistant.playback import Player, find_output_device
+    from assistant.playback import OUTPUT_LATENCY_S, RELAXED_LATENCY_S, Player, find_output_device
     from assistant.rendering import shared_renderer
     from assistant.speech_cache import SpeechCache
     from assistant.voice_settings import VoiceSettingsStore
@@ -425,13 +428,15 @@ def make_speaker(output_device: str | None, voice: str | None, post: Callable[[I
         _LOGGER.warning("The saved voice '%s' is not here; using the default voice.", settings.voice)
         settings = replace(settings, voice=None)
     device = find_output_device(output_device)
-    player = Player(device, now, reference)
+    latency_s = OUTPUT_LATENCY_S if interruptible else RELAXED_LATENCY_S
+    player = Player(device, now, reference, latency_s)
 
     def reopen() -> Player:
         # The same device, found again by its name (its index may change when replugged).
         if reference is not None:
             reference.new_stream()
-        return Player(find_output_device(device.name if output_device is not None else None), now, reference)
+        return Player(find_output_device(device.name if output_device is not None else None), now, reference,
+                      latency_s)
 
     return SpeechWorker(player, SpeechCache(renderer, cache_dir), settings, post, now,
                         store=store, earcons=earcons, out=out, reopen=reopen, prerendered_only=prerendered_only)

@@ -42,8 +42,8 @@ WARM_UP_TIMEOUT_S: Final = 5.0
 _WARM_FRAMES: Final = SAMPLE_RATE // 4
 """The stream counts as flowing once it has asked for this many frames."""
 _MAX_LATENCY_S: Final = 0.5
-_STALLED_S: Final = 1.0
-"""A stream that has not called back for this long is not drained when closed."""
+STALL_S: Final = 2.0
+"""A stream whose callback has been silent this long (while it should play) has failed."""
 
 NO_SPEAKER: Final = ("No speaker found (no output device); plug one in or choose one with "
                      "--output-device, or use --text.")
@@ -210,7 +210,7 @@ class Player:
         """
         self._closing = True
         try:
-            if self.failure is None and time.monotonic() - self.last_callback_at < _STALLED_S:
+            if self.failure is None and time.monotonic() - self.last_callback_at < STALL_S:
                 self._stream.stop(ignore_errors=True)
             self._stream.close(ignore_errors=True)
         except Exception:  # noqa: BLE001  (closing a failed device must not raise)

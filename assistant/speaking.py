@@ -116,8 +116,6 @@ class TextSpeaker:
 
 POLL_S: Final = 0.05
 """How often the play thread looks at the device while it waits for a sentence to play."""
-STALL_S: Final = 2.0
-"""A device whose callback has been silent this long (while playing) has failed."""
 CLOSE_TIMEOUT_S: Final = 5.0
 RECONNECT_S: Final = 5.0
 """After the speaker failed, try to open it again at most this often (when there is something to say)."""
@@ -332,6 +330,8 @@ class SpeechWorker:
 
     def _wait(self, event: threading.Event) -> bool:
         """Wait for the player; False (and the device marked lost) if the device failed."""
+        from assistant.playback import STALL_S  # the player's own verdict on a silent stream
+
         while not event.wait(POLL_S):
             player = self._player
             stalled = time.monotonic() - player.last_callback_at > STALL_S

@@ -1,5 +1,26 @@
-"""`python -m assistant` is the same as the `assistant` command."""
+"""`python -m assistant` and the `assistant` command.
 
-from assistant.cli import run
+The stop signals are taken over before anything heavy is imported: a Ctrl-C, SIGTERM or
+SIGHUP in the first moments then ends with one line and exit status 0, not a traceback.
+"""
 
-run()
+import sys
+
+
+def run() -> None:
+    """Console-script entry point."""
+    from assistant.stopping import STOP, StopRequested, stop_line
+
+    STOP.install()
+    try:
+        from assistant.cli import main
+
+        code = main()
+    except StopRequested as stop:  # before main() could catch it: during the imports
+        print(stop_line(str(stop)), file=sys.stderr)
+        code = 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 from assistant.clock import Clock, MonotonicClock
 from assistant.commands import Command, Grammar
 from assistant.cues import load_cues
+from assistant.errors import HistoryError
 from assistant.events import CommandHeard, InboxEvent, NotUnderstood, SessionEvent, SessionEventType
 from assistant.gate import GateSettings, ListeningGate
 from assistant.history import HistoryRecorder, SqliteHistory, progress_sentence
@@ -22,6 +23,7 @@ from assistant.routine import load_routine
 from assistant.session import Session
 from assistant.settings import RunSettings
 from assistant.speaking import Speaker
+from assistant.stopping import STOP
 
 if TYPE_CHECKING:
     from assistant.audio import AudioSource
@@ -36,10 +38,18 @@ CONFIRM_BELOW: Final = 0.75
 
 
 def open_history(settings: RunSettings) -> SqliteHistory | None:
-    """The history of `settings.data_dir` (None: not recorded); a damaged file's notice is printed."""
+    """The history of `settings.data_dir` (None: not recorded); what is wrong with it, in one line.
+
+    A history that cannot be used (in use by another program, a folder that cannot be written)
+    does not keep the person from exercising: the session goes on without being recorded.
+    """
     if settings.data_dir is None:
         return None
-    history = SqliteHistory.open(settings.data_dir)
+    try:
+        history = SqliteHistory.open(settings.data_dir)
+    except HistoryError as err:
+        print(f"{err.message} This session will not be recorded.", file=sys.stderr)
+        return None
     if history.notice:
         print(history.notice, file=sys.stderr)
     return history
@@ -76,7 +86,7 @@ def build_loop(settings: RunSettings, clock: Clock, speaker: Speaker, *, confirm
         clock,
         speaker,
     )
-    if history is not None:
+    if history is not None and history.writable:
         loop.session_observers.append(HistoryRecorder(history, routine, offered=resume_point))
     return loop
 
@@ -213,7 +223,7 @@ class VoiceRig:
         finally:
             self.route_to(None)
         if loop.stopped_by:
-            print(f"Session stopped ({loop.stopped_by}); your progress is saved.", file=sys.stderr)
+            print(stopped_line(loop), file=sys.stderr)
         else:
             self.speaker.wait_until_quiet(timeout_s=30.0)  # let the goodbye be heard
         return loop
@@ -253,10 +263,19 @@ def _echo_cancelling(settings: RunSettings, now: Callable[[], float]
     return reference, wrap
 
 
+def stopped_line(loop: SessionLoop) -> str:
+    """What is printed when a session was stopped before its end (a signal, Ctrl-D)."""
+    recorded = any(isinstance(o, HistoryRecorder) and o.recording for o in loop.session_observers)
+    kept = "your progress is saved" if recorded else "it was not recorded"
+    return f"Session stopped ({loop.stopped_by}); {kept}."
+
+
 def run_until_stopped(loop: SessionLoop) -> None:
-    """Start and run the session in real time; Ctrl-C stops it like a Shutdown (progress is kept)."""
-    loop.start()
-    try:
+    """Start and run the session in real time, until it ends or a Shutdown arrives.
+
+    Ctrl-C, SIGTERM and SIGHUP arrive as a Shutdown on the loop's inbox, between two events,
+    never inside one (progress is kept).
+    """
+    with STOP.delivering_to(loop.inbox):
+        loop.start()
         loop.run()
-    except KeyboardInterrupt as stop:
-        loop.stopped_by = str(stop) or "Ctrl-C"  # serve raises KeyboardInterrupt("SIGTERM") on a systemd stop

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from assistant import __version__
-from assistant.app import build_loop, heard, run_until_stopped, run_voice
+from assistant.app import build_loop, heard, run_until_stopped, run_voice, stopped_line
 from assistant.clock import FakeClock, MonotonicClock
 from assistant.commands import Grammar, load_grammar
 from assistant.errors import MatCoachError, UsageError
@@ -23,6 +23,7 @@ from assistant.routine import BUILTIN_ROUTINE, builtin_routine_names, load_routi
 from assistant.script import load_script
 from assistant.settings import RunSettings, low_power_default
 from assistant.speaking import TextSpeaker
+from assistant.stopping import STOP, stop_line
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def _run_typed(settings: RunSettings, grammar: Grammar) -> int:
     threading.Thread(target=read_keyboard, name="keyboard", daemon=True).start()
     run_until_stopped(loop)
     if loop.stopped_by:
-        print(f"Session stopped ({loop.stopped_by}).", file=sys.stderr)
+        print(stopped_line(loop), file=sys.stderr)
     return EXIT_OK
 
 
@@ -326,6 +327,8 @@ def _cmd_history(args: argparse.Namespace) -> int:
             print(f"Wrote {args.plot}", file=sys.stderr)
         if not args.csv and not args.plot:
             print_history(history, sys.stdout, last=args.last, days=args.days)
+        if history.unreadable:
+            print(f"Left out, as they cannot be read: {'; '.join(history.unreadable)}.", file=sys.stderr)
     finally:
         history.close()
     return EXIT_OK
@@ -449,6 +452,18 @@ def _configure_logging(debug: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; Ctrl-C, SIGTERM and SIGHUP end it with one line and exit status 0."""
+    previous = STOP.install()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as stop:  # StopRequested, or a Ctrl-C where the handler is not ours
+        print(stop_line(str(stop)), file=sys.stderr)
+        return EXIT_OK
+    finally:
+        STOP.restore(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.debug)
@@ -464,15 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _LOGGER.exception("%s", err.code)
         print(f"error: {err.message}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("Stopped.", file=sys.stderr)
-        return EXIT_OK
     except BrokenPipeError:
         return EXIT_OK
-
-
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
 
 

@@ -120,8 +120,9 @@ class Listener:
         return self._thread.is_alive()
 
     def close(self) -> None:
+        """Stop listening; waits at most JOIN_TIMEOUT_S, even while a microphone is being opened."""
         self._stop.set()
-        with self._lock:
+        with self._lock:  # never held while a microphone opens, which can take seconds
             if self._source is not None:
                 self._source.close()
         self._thread.join(JOIN_TIMEOUT_S)
@@ -132,15 +133,17 @@ class Listener:
         lost: str | None = None
         while not self._stop.is_set():
             try:
+                source = self._open_source()
                 with self._lock:
-                    if self._stop.is_set():
+                    if self._stop.is_set():  # closed while it opened
+                        source.close()
                         return
-                    self._source = self._open_source()
+                    self._source = source
                 if lost is not None:
-                    _LOGGER.warning("The microphone '%s' works again.", self._source.name)
-                    self._post(DeviceBack(self._source.name))
+                    _LOGGER.warning("The microphone '%s' works again.", source.name)
+                    self._post(DeviceBack(source.name))
                     lost = None
-                self._listen(self._source)
+                self._listen(source)
                 if self._stop.is_set():
                     return
                 raise AudioDeviceError("microphone-ended", "The microphone stream ended.")

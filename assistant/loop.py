@@ -45,7 +45,8 @@ class SessionLoop:
                  clock: Clock, speaker: Speaker) -> None:
         self.clock = clock
         self.speaker = speaker
-        self.inbox: queue.Queue[InboxEvent] = queue.Queue()
+        self.inbox: queue.SimpleQueue[InboxEvent] = queue.SimpleQueue()
+        """A SimpleQueue: its put() is reentrant, so a signal handler may post a Shutdown here."""
         self._scheduled: list[tuple[float, int, InboxEvent]] = []
         self._order = itertools.count()
         self.session_observers: list[SessionObserver] = []

@@ -42,6 +42,8 @@ WARM_UP_TIMEOUT_S: Final = 5.0
 _WARM_FRAMES: Final = SAMPLE_RATE // 4
 """The stream counts as flowing once it has asked for this many frames."""
 _MAX_LATENCY_S: Final = 0.5
+DRAIN_TIMEOUT_S: Final = 3.0
+"""Longest close() waits for the device to play out what it holds (normally well under 0.5 s)."""
 STALL_S: Final = 2.0
 """A stream whose callback has been silent this long (while it should play) has failed."""
 
@@ -206,12 +208,16 @@ class Player:
 
         The device may hold more than the latency PortAudio reported (PulseAudio raises a
         stream's latency after underruns), so closing at once could cut the last words off;
-        stopping drains the stream first. A failed or stalled device is not waited for.
+        stopping drains the stream first. A failed or stalled device is not waited for, and a
+        drain never takes longer than DRAIN_TIMEOUT_S.
         """
         self._closing = True
         try:
-            if self.failure is None and time.monotonic() - self.last_callback_at < STALL_S:
-                self._stream.stop(ignore_errors=True)
+            flowing = self.failure is None and time.monotonic() - self.last_callback_at < STALL_S
+            if flowing and not drain_within(self._stream, DRAIN_TIMEOUT_S):
+                _LOGGER.warning("The speaker %s did not finish playing within %g s; leaving it.",
+                                self.device.name, DRAIN_TIMEOUT_S)
+                return  # closing a stream that another thread is still stopping could crash
             self._stream.close(ignore_errors=True)
         except Exception:  # noqa: BLE001  (closing a failed device must not raise)
             _LOGGER.debug("Closing the output stream failed", exc_info=True)
@@ -271,6 +277,19 @@ class Player:
             if self._current is not None:
                 self._current.cut = True
                 self._finish(self._current, self._now())
+
+
+def drain_within(stream: Any, timeout_s: float) -> bool:
+    """`stream.stop()` (which plays out what the device holds), given up after `timeout_s`.
+
+    PortAudio's stop waits for the device without a limit; a sound server that stopped
+    answering would hold the program's exit forever. True if the stream stopped in time.
+    """
+    stopper = threading.Thread(target=stream.stop, kwargs={"ignore_errors": True},
+                               name="speaker-drain", daemon=True)
+    stopper.start()
+    stopper.join(timeout_s)
+    return not stopper.is_alive()
 
 
 def resample(samples: npt.NDArray[np.int16], from_rate: int, to_rate: int) -> npt.NDArray[np.int16]:

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import logging
 import queue
-import signal
 import sys
-import threading
-from types import FrameType
 from typing import Final, TextIO
 
 from assistant.app import VoiceRig, open_history
 from assistant.audio import AudioBlock
 from assistant.commands import Command, Grammar
 from assistant.cues import load_cues
-from assistant.events import CommandHeard, InboxEvent
+from assistant.events import CommandHeard, InboxEvent, Shutdown
 from assistant.listening import Recognizer
 from assistant.settings import RunSettings
+from assistant.stopping import STOP, StopRequested, stop_line
 from assistant.wake import WakeSettings, is_start
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,27 +65,20 @@ class SwitchingRecognizer:
         self._current.reset()
 
 
-def wait_for_start(inbox: queue.Queue[InboxEvent], wake: Grammar, settings: WakeSettings) -> Command:
-    """The first heard (or typed) command that starts a session; everything else is let go."""
+def wait_for_start(inbox: queue.SimpleQueue[InboxEvent], wake: Grammar,
+                   settings: WakeSettings) -> Command | Shutdown:
+    """The first heard (or typed) command that starts a session, or a Shutdown (a stop signal)."""
     while True:
         try:
             event = inbox.get(timeout=_POLL_S)
         except queue.Empty:
             continue
+        if isinstance(event, Shutdown):
+            return event
         if isinstance(event, CommandHeard):
             if is_start(event.command, wake, settings):
                 return event.command
             _LOGGER.info("Waiting; not a start: '%s' %.2f", event.command.phrase, event.command.confidence)
-
-
-def _stop_on_sigterm() -> None:
-    """systemd stops a service with SIGTERM: treat it like Ctrl-C, so progress is kept and the exit is 0."""
-
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, terminate)
 
 
 def run_serve(settings: RunSettings, grammar: Grammar, wake: Grammar, wake_settings: WakeSettings | None = None,
@@ -101,7 +92,6 @@ def run_serve(settings: RunSettings, grammar: Grammar, wake: Grammar, wake_setti
     cues = load_cues()
     acknowledgement = cues.say("wake_heard")
     first_phrase = next(iter(wake.phrases))
-    _stop_on_sigterm()
     try:
         with VoiceRig(settings, extra_lines=[acknowledgement]) as rig:
             hearing = hearing_settings(settings.low_power)
@@ -113,12 +103,16 @@ def run_serve(settings: RunSettings, grammar: Grammar, wake: Grammar, wake_setti
             history = open_history(settings)
             try:
                 while True:
-                    inbox: queue.Queue[InboxEvent] = queue.Queue()  # nothing heard before counts
+                    inbox: queue.SimpleQueue[InboxEvent] = queue.SimpleQueue()  # nothing heard before counts
                     switch.use(session=False)
                     rig.route_to(inbox.put)
                     print(f"Waiting for '{first_phrase}'…", file=out, flush=True)
-                    start = wait_for_start(inbox, wake, wake_settings)
+                    with STOP.delivering_to(inbox):
+                        start = wait_for_start(inbox, wake, wake_settings)
                     rig.route_to(None)
+                    if isinstance(start, Shutdown):
+                        print(f"Stopped ({start.reason}).", file=sys.stderr)
+                        break
                     print(f"Heard '{start.phrase}' ({start.confidence:.0%}): starting a session.", file=out,
                           flush=True)
                     switch.use(session=True)
@@ -131,6 +125,6 @@ def run_serve(settings: RunSettings, grammar: Grammar, wake: Grammar, wake_setti
             finally:
                 if history is not None:
                     history.close()
-    except KeyboardInterrupt as stop:
-        print(f"Stopped ({stop or 'Ctrl-C'}); your progress is saved.", file=sys.stderr)
+    except StopRequested as stop:  # between two phases, e.g. while the acknowledgement plays
+        print(stop_line(str(stop)), file=sys.stderr)
     return 0

@@ -202,6 +202,9 @@ class ResumePoint:
     """Per exercise: status, completed repetitions, active seconds."""
     elapsed_s: float
     """How long the interrupted session had been going."""
+    briefed: bool = False
+    """The exercise's repetitions had begun: its briefing was heard, and only the positioning
+    steps are said again before the repetition."""
 
 
 @dataclass(slots=True)
@@ -253,6 +256,8 @@ class Session:
         self.ex_index = 0
         self.line_index = 0
         self.lines: tuple[str, ...] = ()
+        self.steps_at = 0
+        """Where the positioning steps begin in `lines`."""
         self.rep = 1
         self.side_index = 0
         self.phase_started_s = 0.0
@@ -423,7 +428,7 @@ class Session:
         self._emit(SessionEventType.SESSION_RESUMED, token=point.token,
                    exercise=self.routine.exercises[point.ex_index].id, rep=point.rep)
         self._say(self.cues.say("resume_yes"), CueKind.INFO)
-        self._begin_exercise(point.ex_index, rep=point.rep, side_index=point.side_index)
+        self._begin_exercise(point.ex_index, rep=point.rep, side_index=point.side_index, briefed=point.briefed)
 
     def start_afresh(self, event: Any) -> None:
         self.question_ends_at_s = None
@@ -462,7 +467,7 @@ class Session:
     def start_positioning(self, event: Any) -> None:
         """Back from a hold, rest or slide to this exercise's positioning steps."""
         self._say(self.cues.say("back_to_position"), CueKind.INFO)
-        self.line_index = 1 + len(self.exercise.goal)
+        self.line_index = self.steps_at
         self._say_line()
 
     def start_hold(self, event: Any) -> None:
@@ -712,7 +717,13 @@ class Session:
                    exercise=self.exercise.id if self.state in _EXERCISE else "")
 
     def on_error(self, event: Any) -> None:
-        """A bug in a callback: log it, apologise, and pause rather than crash."""
+        """A bug in a callback: log it, apologise, and pause rather than crash.
+
+        transitions hands every BaseException here; what is not an Exception (a stop request,
+        SystemExit) is not a bug and goes on up, to whoever can act on it.
+        """
+        if not isinstance(event.error, Exception):
+            raise event.error
         _LOGGER.error("Session error in '%s' from %s", event.event.name, event.state.name,
                       exc_info=event.error)
         current = self.state
@@ -752,7 +763,9 @@ class Session:
 
     # ------------------------------------------------------------ helpers
 
-    def _begin_exercise(self, index: int, rep: int = 1, side_index: int = 0) -> None:
+    def _begin_exercise(self, index: int, rep: int = 1, side_index: int = 0, *, briefed: bool = False) -> None:
+        """Start exercise `index` at a repetition; `briefed`: its briefing was heard before (a
+        resumed session), so only the positioning steps come before the repetition."""
         self.ex_index = index
         self.rep = rep
         self.side_index = side_index
@@ -763,7 +776,8 @@ class Session:
             self.done_so_far[index].status = "started"
         intro = self.cues.say("exercise_intro", number=index + 1,
                               total=len(self.routine.exercises), name=ex.name)
-        self.lines = (intro, *ex.briefing)
+        self.lines = (intro, *ex.steps) if briefed else (intro, *ex.briefing)
+        self.steps_at = 1 if briefed else 1 + len(ex.goal)
         self.line_index = 0
         self._emit(SessionEventType.EXERCISE_STARTED, exercise=ex.id, number=index + 1,
                    name=ex.name, kind=ex.kind.value)
@@ -781,8 +795,7 @@ class Session:
         """Positioning steps get time to be followed; other lines only a breath."""
         if self.state is not S.INSTRUCTING and self._current_activity() is not S.INSTRUCTING:
             return False
-        first = 1 + len(self.exercise.goal)
-        return first <= self.line_index < first + len(self.exercise.steps)
+        return self.steps_at <= self.line_index < self.steps_at + len(self.exercise.steps)
 
     def _begin_phase(self) -> float:
         now = self.clock.now()

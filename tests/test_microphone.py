@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from assistant.audio import RATE_HZ, AudioBlock, AudioSource, MicSource, WavSour
 from assistant.commands import Grammar, Intent
 from assistant.errors import AudioDeviceError
 from assistant.events import CommandHeard, DeviceBack, DeviceLost, InboxEvent
-from assistant.listener import EngineChoice, Listener, start_listening
+from assistant.listener import JOIN_TIMEOUT_S, EngineChoice, Listener, start_listening
 from assistant.listening import SphinxRecognizer, VoskRecognizer
 from tests.korean import korean_grammar, korean_model_path
 from tests.room import Room
@@ -164,3 +165,44 @@ def test_a_wrong_input_device_fails_before_listening_starts(room: Room, english:
     choice = EngineChoice("pocketsphinx", None, "")
     with pytest.raises(AudioDeviceError, match="No microphone matches --input-device 'headset-9'.*pulse"):
         start_listening(choice, english, lambda event: None, input_device="headset-9")
+
+
+class _SlowToOpen:
+    """A microphone whose opening takes as long as the test says (a USB device coming up)."""
+
+    name = "slow mic"
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def blocks(self) -> Iterator[AudioBlock]:
+        while not self.closed.is_set():
+            yield AudioBlock(b"\0" * 3200, 0.0)
+            self.closed.wait(0.1)
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_stopping_while_the_microphone_is_still_opening_does_not_wait_for_it(english: Grammar) -> None:
+    """Ctrl-C while the microphone opens: close() returns (it used to wait on a lock held by the open)."""
+    may_open = threading.Event()
+    opened: list[_SlowToOpen] = []
+
+    def open_source() -> AudioSource:
+        may_open.wait(10 * TIMEOUT_S)  # far longer than close() may take
+        opened.append(_SlowToOpen())
+        return opened[-1]
+
+    listener = Listener(SphinxRecognizer(english), open_source, lambda event: None).start()
+    closing = threading.Thread(target=listener.close)
+    closing.start()
+    closing.join(JOIN_TIMEOUT_S + TIMEOUT_S)
+    returned = not closing.is_alive()
+    may_open.set()  # the microphone comes up after all
+    closing.join(TIMEOUT_S)
+    assert returned, "close() waited for the microphone to open"
+    deadline = time.monotonic() + TIMEOUT_S
+    while not opened and time.monotonic() < deadline:
+        may_open.wait(0.05)
+    assert opened and opened[0].closed.wait(TIMEOUT_S), "the microphone that came up too late is closed"

@@ -23,4 +23,4 @@ def test_the_wheel_ships_grammars_routines_cues_and_type_information(tmp_path: P
         assert needed in names, needed
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "assistant = assistant.cli:run" in entry_points
+    assert "assistant = assistant.__main__:run" in entry_points

@@ -592,6 +592,36 @@ def test_an_interrupted_session_is_offered_and_yes_continues_at_its_exercise_and
     assert not coach.events_of(SessionEventType.SESSION_STARTED)
 
 
+def test_resuming_mid_exercise_says_where_to_lie_then_the_repetition_not_the_whole_briefing() -> None:
+    """After a crash mid-hold: the positioning steps, then the hold that was under way."""
+    routine = short_routine()
+    hold = routine.exercises[0]
+    point = ResumePoint(token=7, ex_index=0, rep=2, side_index=0,
+                        progress=(("started", 1, 30.0), ("not reached", 0, 0.0), ("not reached", 0, 0.0)),
+                        elapsed_s=120.0, briefed=True)
+    coach = CoachedSession(routine, resume_point=point)
+    coach.say_at(2, "yes").run_until(2)
+    started = coach.run_until_said("Repetition 2 of 2. Hold the position.")
+    said = coach.texts(since_s=2)
+    assert said[:-1] == ["Welcome back. We continue where you stopped.", "Exercise 1 of 3: The hold.",
+                         *hold.steps]
+    assert not set(hold.goal + hold.feel + hold.mistakes) & set(said), "the briefing was heard before"
+    assert started - 2 < 20, "seconds, not the minutes of a briefing"
+    coach.say_at(started + 1, "back").run_until(started + 1)
+    assert coach.texts()[-1] == hold.steps[0], "back goes to the positioning steps, as in any session"
+
+
+def test_resuming_an_exercise_whose_briefing_was_cut_off_says_all_of_it() -> None:
+    """Stopped before the first repetition began: the briefing is said again, whole."""
+    point = ResumePoint(token=7, ex_index=0, rep=1, side_index=0,
+                        progress=(("started", 0, 0.0), ("not reached", 0, 0.0), ("not reached", 0, 0.0)),
+                        elapsed_s=60.0)
+    coach = CoachedSession(short_routine(), resume_point=point)
+    coach.say_at(2, "yes").run_until(2)
+    coach.run_until_said("Repetition 1 of 2.")
+    assert "Hold goal." in coach.texts() and "Do not squeeze." in coach.texts()
+
+
 @pytest.mark.parametrize("answer", ["no", None])
 def test_no_or_silence_starts_afresh_after_an_interruption(answer: str | None) -> None:
     """'no', or no answer, starts the whole routine from its opening."""

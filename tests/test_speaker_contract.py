@@ -56,3 +56,4 @@ def test_saying_stopping_and_earcons_never_raise(speaker: Speaker) -> None:
         speaker.adjust(control)
     if isinstance(speaker, SpeechWorker):
         assert speaker.wait_until_quiet(QUIET_TIMEOUT_S)
+

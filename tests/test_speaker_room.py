@@ -15,7 +15,7 @@ import pytest
 
 from assistant.errors import AudioDeviceError
 from assistant.events import DeviceLost, InboxEvent, SpeechEnded, SpeechStarted
-from assistant.playback import find_output_device
+from assistant.playback import drain_within, find_output_device
 from assistant.speaking import SpeechWorker, make_speaker
 from tests.audio_checks import as_float, loud_rms, sound_span
 from tests.recorder import RATE, RoomRecorder
@@ -238,3 +238,24 @@ def test_assistant_say_speaks_into_the_room(room: Room, tmp_path: Path) -> None:
     span = sound_span(heard, 16000)
     assert span is not None and span[1] - span[0] > 1.0, \
         f"the whole sentence, not a clipped start: heard {span}; said: {done.stdout!r} {done.stderr[-3000:]}"
+
+
+class _StreamThatNeverDrains:
+    """An output stream whose stop() never returns: a sound server that stopped answering."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def stop(self, ignore_errors: bool = False) -> None:
+        self.release.wait(600.0)
+
+
+def test_a_speaker_that_never_finishes_draining_does_not_hold_the_exit() -> None:
+    """Closing waits for the device to play out, but not for ever."""
+    stream = _StreamThatNeverDrains()
+    started = time.monotonic()
+    try:
+        assert drain_within(stream, 0.2) is False
+    finally:
+        stream.release.set()
+    assert time.monotonic() - started < 60.0

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from assistant.errors import AudioDeviceError, WavFormatError
+from assistant.inputs import read_regular_file
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -156,6 +157,11 @@ class WavInfo:
 _PCM: Final = 1
 _FLOAT: Final = 3
 _EXTENSIBLE: Final = 0xFFFE
+_MAX_CHANNELS: Final = 32
+_RATES_HZ: Final = (4_000, 768_000)
+"""Sample rates a real recording can have (telephone to studio)."""
+WAV_LIMIT_BYTES: Final = 1 << 30
+"""About 9 hours at 16 kHz: longer recordings are cut into parts first (all of it is held in memory)."""
 
 
 def _not_a_wav(path: Path, why: str) -> WavFormatError:
@@ -172,10 +178,7 @@ def read_wav(path: Path) -> tuple[WavInfo, FloatArray]:
     Our own small RIFF reader, because the standard `wave` module refuses float and
     extensible WAVs, which audio editors and phones commonly write.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise WavFormatError("wav-missing", f"Cannot read {path} ({err.strerror}); check the path.") from err
+    data = read_regular_file(path, "WAV file", WavFormatError, WAV_LIMIT_BYTES)
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise _not_a_wav(path, "no RIFF/WAVE header")
     info: WavInfo | None = None
@@ -188,8 +191,13 @@ def read_wav(path: Path) -> tuple[WavInfo, FloatArray]:
             tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", body)
             if tag == _EXTENSIBLE and len(body) >= 26:
                 tag = struct.unpack_from("<H", body, 24)[0]
-            if tag not in (_PCM, _FLOAT) or bits not in (8, 16, 24, 32) or channels < 1 or rate < 1:
+            if tag not in (_PCM, _FLOAT) or bits not in (8, 16, 24, 32):
                 raise _not_a_wav(path, f"encoding {tag}, {bits}-bit, {channels} channels, {rate} Hz")
+            if not 1 <= channels <= _MAX_CHANNELS:
+                raise _not_a_wav(path, f"its header says {channels:,} channels; a recording has 1 to {_MAX_CHANNELS}")
+            if not _RATES_HZ[0] <= rate <= _RATES_HZ[1]:
+                raise _not_a_wav(path, f"its header says {rate:,} samples a second; recordings have "
+                                 f"{_RATES_HZ[0]:,} to {_RATES_HZ[1]:,}")
             if tag == _FLOAT and bits != 32:
                 raise _not_a_wav(path, f"{bits}-bit float samples")
             info = WavInfo(rate, channels, bits // 8, tag == _FLOAT)
@@ -200,6 +208,8 @@ def read_wav(path: Path) -> tuple[WavInfo, FloatArray]:
         raise _not_a_wav(path, "no 'fmt ' or 'data' chunk")
     frame_bytes = info.sample_bytes * info.channels
     frames = frames[: len(frames) - len(frames) % frame_bytes]
+    if not frames:
+        raise _not_a_wav(path, "it holds no sound: 0 samples")
     samples = _decode(frames, info).reshape(-1, info.channels).mean(axis=1, dtype=np.float32)
     return info, samples.astype(np.float32)
 

@@ -399,7 +399,8 @@ def _cmd_routine_show(args: argparse.Namespace) -> int:
 
 def _cmd_routine_check(args: argparse.Namespace) -> int:
     routine = load_routine(args.name)
-    print(f"{routine.origin}: ok, '{routine.name}', {len(routine.exercises)} exercises")
+    notes = "".join(f" ({note})" for note in routine.notes)
+    print(f"{routine.origin}: ok, '{routine.name}', {len(routine.exercises)} exercises{notes}")
     for ex in routine.exercises:
         dose = ex.dose
         numbers = {"hold": f"{dose.reps} x {dose.hold_s:g} s hold, {dose.rest_s:g} s rest",

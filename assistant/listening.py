@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -207,15 +211,43 @@ class _StreamClock:
 
 # ---------------------------------------------------------------- Vosk
 
+_VOSK_QUIET: Final = -3
+"""Kaldi prints what is at least this severe: errors are -2, so -3 keeps even a corrupt model's
+ERROR line off the screen (our own sentence says what failed; --debug shows Kaldi's)."""
 _VOSK_MODELS: dict[Path, Any] = {}
 _VOSK_LOCK = threading.Lock()
+
+
+@contextmanager
+def _native_output_to_debug_log(quiet: bool) -> Iterator[None]:
+    """While inside, what native code writes to stderr goes to the debug log instead.
+
+    Kaldi prints its option list and errors with fprintf when a model is broken; that is not
+    for the person at the terminal (our own sentence says what to do), but --debug shows it.
+    """
+    if not quiet:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode(errors="replace").strip()
+            if text:
+                _LOGGER.debug("The speech library said: %s", text)
 
 
 def load_vosk_model(path: Path, debug: bool = False) -> Any:
     """A Vosk model, loaded once per process (loading takes seconds and hundreds of MB)."""
     import vosk
 
-    vosk.SetLogLevel(0 if debug else -1)
+    vosk.SetLogLevel(0 if debug else _VOSK_QUIET)
     key = path.resolve()
     with _VOSK_LOCK:
         if key not in _VOSK_MODELS:
@@ -225,7 +257,8 @@ def load_vosk_model(path: Path, debug: bool = False) -> Any:
                                  "run: assistant model download")
             began = time.perf_counter()
             try:
-                _VOSK_MODELS[key] = vosk.Model(str(key))
+                with _native_output_to_debug_log(not debug):
+                    _VOSK_MODELS[key] = vosk.Model(str(key))
             except Exception as err:
                 raise ModelError("model-corrupt",
                                  f"The Vosk model in {path} cannot be loaded ({err}); delete it and "

@@ -14,15 +14,17 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Final
+from typing import IO, Any, Final
 from urllib.parse import urlsplit
 
-from assistant.errors import ModelError
+from assistant.errors import ModelError, UsageError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ BASE_URL_ENV: Final = "MATCOACH_MODEL_URL"
 MODEL_PATH_ENV: Final = "VOSK_MODEL_PATH"
 DEFAULT_MODEL: Final = "vosk-model-small-en-us-0.15"
 _CHUNK_BYTES: Final = 1 << 16
-_TIMEOUT_S: Final = 30.0
+_MAX_MEMBERS: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,14 @@ class ModelSpec:
     """Archive and folder name (the zip holds one folder of this name)."""
     size_bytes: int
     md5: str
+    unpacked_bytes: int
+    """About how much it unpacks to."""
     about: str = ""
+
+    @property
+    def unpacked_limit_bytes(self) -> int:
+        """Most the archive may unpack to; more is refused (a zip bomb, or not this model)."""
+        return int(self.unpacked_bytes * 1.5)
 
     def url(self, base_url: str) -> str:
         return f"{base_url.rstrip('/')}/{self.name}.zip"
@@ -52,7 +61,7 @@ class ModelSpec:
 CATALOG: Final = {
     spec.name: spec
     for spec in (
-        ModelSpec(DEFAULT_MODEL, 41_205_931, "09ab50ccd62b674cbaa231b825f9c1cb",
+        ModelSpec(DEFAULT_MODEL, 41_205_931, "09ab50ccd62b674cbaa231b825f9c1cb", 68_000_000,
                   "English, small (40 MB download, 68 MB on disk); runtime grammar"),
     )
 }
@@ -123,6 +132,28 @@ def installed_models(models_dir: Path = Path("models")) -> list[Path]:
 # ---------------------------------------------------------------- download
 
 
+@dataclass(frozen=True, slots=True)
+class DownloadLimits:
+    """When a download is given up (it resumes from where it stopped when run again)."""
+
+    read_timeout_s: float = 30.0
+    """A server silent this long, in one read, has gone."""
+    min_rate_bytes_s: float = 8 * 1024
+    """Slower than this on average over `rate_window_s`, the download is too slow to wait for."""
+    rate_window_s: float = 60.0
+    budget_s: float = 3 * 3600.0
+    """The whole download, however it trickles in: at most this long."""
+
+
+def check_base_url(url: str, where: str = "--base-url") -> str:
+    """`url` if it is an http(s) address; UsageError naming `where` otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError("usage", f"{where} must be an http:// or https:// address, such as {BASE_URL}; "
+                         f"not '{url}'.")
+    return url
+
+
 def _no_network(url: str, err: BaseException) -> ModelError:
     host = urlsplit(url).netloc or url
     return ModelError(
@@ -132,10 +163,30 @@ def _no_network(url: str, err: BaseException) -> ModelError:
     )
 
 
-def _fetch(url: str, part: Path, total: int, progress: bool) -> None:
-    """Bring `part` up to `total` bytes, resuming from what it already holds."""
+def _wrong_size(name: str, offered: int, total: int) -> ModelError:
+    return ModelError("model-size", f"The server offers {offered:,} bytes for {name}.zip, not the {total:,} "
+                      "expected: it is not the model this Mat Coach knows, so nothing was kept. Check "
+                      "--base-url (or $MATCOACH_MODEL_URL).")
+
+
+def _offered_size(response: http.client.HTTPResponse, have: int) -> int | None:
+    """The size of the whole file, as the response's headers give it (None: not said)."""
+    content_range = response.headers.get("Content-Range", "")
+    if response.status == 206 and "/" in content_range:
+        whole = content_range.rsplit("/", 1)[1].strip()
+        if whole.isdigit():
+            return int(whole)
+    length = response.headers.get("Content-Length", "")
+    if length.strip().isdigit():
+        return int(length) + (have if response.status == 206 else 0)
+    return None
+
+
+def _fetch(url: str, part: Path, spec: ModelSpec, progress: bool, limits: DownloadLimits) -> None:
+    """Bring `part` up to the model's size, resuming from what it already holds."""
     from tqdm import tqdm
 
+    total = spec.size_bytes
     have = part.stat().st_size if part.exists() else 0
     if have > total:
         part.unlink()
@@ -144,28 +195,68 @@ def _fetch(url: str, part: Path, total: int, progress: bool) -> None:
         return
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        response = urllib.request.urlopen(request, timeout=_TIMEOUT_S)
+        response = urllib.request.urlopen(request, timeout=limits.read_timeout_s)
     except urllib.error.HTTPError as err:
         if err.code == 416:  # the server thinks we have it all; the checksum will tell
             return
         raise ModelError("model-download", f"The model server answered {err.code} {err.reason} for {url}; "
                          "check the model name with: assistant model list") from err
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         raise _no_network(url, err) from err
     with response:
         if have and response.status != 206:
             _LOGGER.info("The server cannot resume; downloading from the start.")
             have = 0
+        offered = _offered_size(response, have)
+        if offered is not None and offered != total:  # said outright: no need to fetch it to know
+            if have == 0 and part.exists():
+                part.unlink()
+            raise _wrong_size(spec.name, offered, total)
         mode = "ab" if have else "wb"
         with part.open(mode) as out, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                          unit_divisor=1024, desc=part.name.removesuffix(".zip.part"),
-                                          disable=not progress) as bar:
-            try:
-                while chunk := response.read(_CHUNK_BYTES):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-            except (OSError, http.client.HTTPException) as err:  # reset, timeout, IncompleteRead
-                raise _interrupted(part, total) from err
+                                          unit_divisor=1024, desc=spec.name, disable=not progress) as bar:
+            _copy(response, out, bar, have, spec, part, limits)
+
+
+def _copy(response: http.client.HTTPResponse, out: IO[Any], bar: Any, have: int, spec: ModelSpec,
+          part: Path, limits: DownloadLimits) -> None:
+    """Response body into `out`, within the limits, never past the expected size."""
+    total = spec.size_bytes
+    started = time.monotonic()
+    window: deque[tuple[float, int]] = deque([(started, have)])
+    while True:
+        try:
+            # read1: whatever has arrived (up to the size), so the limits are checked as bytes trickle in
+            chunk = response.read1(min(_CHUNK_BYTES, total - have + 1))
+        except (OSError, http.client.HTTPException) as err:  # reset, timeout, IncompleteRead
+            raise _interrupted(part, total) from err
+        if not chunk:
+            break
+        if have + len(chunk) > total:
+            out.close()
+            part.unlink()
+            raise ModelError("model-size", f"The server sends more than the {total:,} bytes of {spec.name}.zip: "
+                             "it is not the model this Mat Coach knows, so nothing was kept. Check --base-url "
+                             "(or $MATCOACH_MODEL_URL).")
+        try:
+            out.write(chunk)
+        except OSError as err:
+            raise ModelError("model-disk", f"Cannot write {part} ({err.strerror}); free some space or choose "
+                             "another folder with --dir, then run the same command again (it resumes).") from err
+        have += len(chunk)
+        bar.update(len(chunk))
+        now = time.monotonic()
+        window.append((now, have))
+        while len(window) > 2 and now - window[1][0] >= limits.rate_window_s:
+            window.popleft()
+        span = now - window[0][0]
+        too_slow = span >= limits.rate_window_s and (have - window[0][1]) / span < limits.min_rate_bytes_s
+        if too_slow or now - started > limits.budget_s:
+            rate = (have - window[0][1]) / max(span, 1e-9)
+            out.flush()
+            raise ModelError("model-slow", f"The download is too slow ({rate / 1024:.1f} KB/s, stopped at "
+                             f"{have:,} of {total:,} bytes); try again later: it resumes where it stopped.")
+    out.flush()
     if part.stat().st_size < total:
         raise _interrupted(part, total)
 
@@ -185,8 +276,10 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _safe_members(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
-    """Every member, refusing any that would land outside the model folder (or is a link)."""
+def _safe_members(archive: zipfile.ZipFile, spec: ModelSpec) -> list[zipfile.ZipInfo]:
+    """Every member, refusing any that would land outside the model folder (or is a link), and
+    an archive that would unpack to more than the model can be."""
+    name = spec.name
     members = archive.infolist()
     for info in members:
         path = PurePosixPath(info.filename.replace("\\", "/"))
@@ -196,21 +289,35 @@ def _safe_members(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
             raise ModelError("model-archive",
                              f"The archive {name}.zip holds an unsafe path '{info.filename}'; it was not "
                              "unpacked. Download it again from the official server.")
+    unpacked = sum(info.file_size for info in members)
+    if unpacked > spec.unpacked_limit_bytes or len(members) > _MAX_MEMBERS:
+        raise ModelError("model-archive",
+                         f"The archive {name}.zip would unpack to {unpacked:,} bytes in {len(members):,} files, "
+                         f"far more than the model is ({spec.unpacked_limit_bytes:,} bytes at most); it was "
+                         "not unpacked. Download it again from the official server.")
     return members
 
 
-def _extract(zip_path: Path, name: str, models_dir: Path) -> Path:
+def _extract(zip_path: Path, spec: ModelSpec, models_dir: Path) -> Path:
     """Unpack into a temporary folder beside the target, then rename: all or nothing."""
+    name = spec.name
     target = models_dir / name
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=models_dir))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=models_dir))
+    except OSError as err:
+        raise ModelError("model-disk", f"Cannot unpack the model into {models_dir} ({err.strerror}); free "
+                         "some space or choose another folder with --dir.") from err
     try:
         try:
             with zipfile.ZipFile(zip_path) as archive:
-                for info in _safe_members(archive, name):
+                for info in _safe_members(archive, spec):
                     archive.extract(info, staging)
-        except zipfile.BadZipFile as err:
-            raise ModelError("model-archive", f"{zip_path.name} is not a valid zip archive; delete it and "
-                             "download again.") from err
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as err:
+            raise ModelError("model-archive", f"{zip_path.name} is not a valid zip archive; it was deleted, "
+                             "so run the same command to download it again.") from err
+        except OSError as err:
+            raise ModelError("model-disk", f"Cannot unpack the model into {models_dir} ({err.strerror}); free "
+                             "some space or choose another folder with --dir.") from err
         unpacked = staging / name
         if not looks_like_vosk_model(unpacked):
             raise ModelError("model-archive", f"{name}.zip does not hold a Vosk model (no {name}/am and "
@@ -221,32 +328,63 @@ def _extract(zip_path: Path, name: str, models_dir: Path) -> Path:
     return target
 
 
+def _download_folder(models_dir: Path) -> Path:
+    downloads = models_dir / ".download"
+    try:
+        downloads.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ModelError("model-dir", f"Cannot keep models in {models_dir} ({err.strerror or err}); choose "
+                         "another folder with --dir.") from err
+    return downloads
+
+
+def _tidy(downloads: Path) -> None:
+    """Remove the download folder when nothing is left to resume."""
+    try:
+        if not any(downloads.iterdir()):
+            downloads.rmdir()
+    except OSError:
+        pass
+
+
 def download_model(spec: ModelSpec, models_dir: Path = Path("models"), base_url: str | None = None,
-                   progress: bool = True) -> Path:
+                   progress: bool = True, limits: DownloadLimits | None = None) -> Path:
     """Download, verify and unpack `spec` into `models_dir`; return the model folder."""
+    limits = limits or DownloadLimits()
     target = models_dir / spec.name
     if looks_like_vosk_model(target):
         _LOGGER.info("%s is already in %s", spec.name, models_dir)
         return target
-    base = base_url or os.environ.get(BASE_URL_ENV) or BASE_URL
-    downloads = models_dir / ".download"
-    downloads.mkdir(parents=True, exist_ok=True)
+    if base_url is not None:
+        base = check_base_url(base_url)
+    elif os.environ.get(BASE_URL_ENV):
+        base = check_base_url(os.environ[BASE_URL_ENV], f"${BASE_URL_ENV}")
+    else:
+        base = BASE_URL
+    downloads = _download_folder(models_dir)
     part = downloads / f"{spec.name}.zip.part"
     try:
-        _fetch(spec.url(base), part, spec.size_bytes, progress)
+        _fetch(spec.url(base), part, spec, progress, limits)
     except ModelError:
-        if not any(downloads.iterdir()):  # nothing to resume: leave no trace
-            downloads.rmdir()
+        _tidy(downloads)
         raise
     if part.stat().st_size != spec.size_bytes or _md5(part) != spec.md5:
         part.unlink()
+        _tidy(downloads)
         raise ModelError("model-checksum",
                          f"The downloaded {spec.name}.zip is corrupt (size or MD5 does not match); it was "
                          "deleted. Run the same command again to download it afresh.")
     if target.exists():  # a leftover that is not a whole model (e.g. unpacked by hand, then cut short)
         shutil.rmtree(target)
-    path = _extract(part, spec.name, models_dir)
+    try:
+        path = _extract(part, spec, models_dir)
+    except ModelError as err:
+        if err.code == "model-archive":  # a refused archive is of no use: nothing is left behind
+            part.unlink()
+            _tidy(downloads)
+        raise
     part.unlink()
+    _tidy(downloads)
     _LOGGER.info("Installed %s in %s", spec.name, path)
     return path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,8 +11,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from assistant.errors import RoutineError
+from assistant.inputs import TEXT_LIMIT_BYTES, decode_text, read_regular_file
 
 BUILTIN_ROUTINE: Final = "lower-back"
+BOM: Final = "\ufeff"
 
 
 class ExerciseKind(StrEnum):
@@ -115,6 +118,8 @@ class Routine:
     pacing: Pacing
     origin: str
     """Where it was read from (file path or built-in name), for messages."""
+    notes: tuple[str, ...] = ()
+    """What is odd about the file but does no harm (`assistant routine check` says it)."""
 
     def spoken_lines(self) -> list[str]:
         """Every fixed sentence of the routine (for pre-rendering speech)."""
@@ -325,17 +330,19 @@ def routine_text(name_or_path: str | Path = BUILTIN_ROUTINE) -> tuple[str, str]:
             f"No routine file at {path} and no built-in routine of that name "
             f"(built-in: {names}); pass --routine with a .toml file or a built-in name.",
         )
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except (OSError, UnicodeDecodeError) as err:
-        raise RoutineError("routine-unreadable", f"Cannot read routine file {path}: {err}.") from err
+    return decode_text(read_regular_file(path, "routine file", RoutineError, TEXT_LIMIT_BYTES), str(path),
+                       RoutineError), str(path)
 
 
 def load_routine(name_or_path: str | Path = BUILTIN_ROUTINE) -> Routine:
     """Read and validate a routine by built-in name or path; RoutineError if anything is wrong."""
     text, origin = routine_text(name_or_path)
+    notes = ("it starts with a UTF-8 byte-order mark, which is ignored",) if text.startswith(BOM) else ()
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text.removeprefix(BOM))
     except tomllib.TOMLDecodeError as err:
         raise RoutineError("routine-toml", f"{origin}: not valid TOML: {err}.") from err
-    return parse_routine(data, origin)
+    except RecursionError as err:  # tomllib recurses once per level of nesting
+        raise RoutineError("routine-toml", f"{origin}: its values are nested far too deeply to be a routine.") \
+            from err
+    return dataclasses.replace(parse_routine(data, origin), notes=notes)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import ScriptError
+from assistant.inputs import TEXT_LIMIT_BYTES, decode_text, read_regular_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +40,6 @@ def parse_script(text: str, origin: str) -> list[ScriptLine]:
 
 
 def load_script(path: Path) -> list[ScriptLine]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScriptError("script-unreadable", f"Cannot read script file {path}: {err}.") from err
-    return parse_script(text, str(path))
+    text = decode_text(read_regular_file(path, "script file", ScriptError, TEXT_LIMIT_BYTES), str(path),
+                       ScriptError)
+    return parse_script(text.removeprefix("\ufeff"), str(path))

@@ -78,6 +78,8 @@ class VoiceSettingsStore:
 
     def load(self) -> VoiceSettings:
         try:
+            if self.path.exists() and not self.path.is_file():  # a pipe would block the start for ever
+                raise ValueError("it is not a regular file")
             data = json.loads(self.path.read_text(encoding="utf-8"))
             return VoiceSettings(
                 voice=data.get("voice"),
@@ -87,7 +89,7 @@ class VoiceSettingsStore:
             )
         except FileNotFoundError:
             return VoiceSettings()
-        except (OSError, ValueError, TypeError, AttributeError) as err:
+        except (OSError, ValueError, TypeError, AttributeError, RecursionError) as err:
             # A hand-edited file with a typo should not stop a session: say so and use defaults.
             _LOGGER.warning("Ignoring voice settings in %s (%s); using the defaults.", self.path, err)
             return VoiceSettings()

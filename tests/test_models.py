@@ -17,7 +17,7 @@ import pytest
 from assistant.cli import main
 from assistant.errors import ModelError
 from assistant.listener import choose_engine
-from assistant.models import ModelSpec, download_model, find_vosk_model
+from assistant.models import DownloadLimits, ModelSpec, download_model, find_vosk_model
 
 NAME = "vosk-model-tiny-test"
 
@@ -25,7 +25,7 @@ NAME = "vosk-model-tiny-test"
 def _model_zip(name: str = NAME, extra: dict[str, bytes] | None = None, symlink: str | None = None) -> bytes:
     """A zip shaped like a Vosk model (am/, conf/, graph/), small enough to serve in a test."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{name}/am/final.mdl", b"\x00" * 50_000)
         archive.writestr(f"{name}/conf/model.conf", b"--min-active=200\n")
         archive.writestr(f"{name}/graph/words.txt", b"next 1\n")
@@ -38,8 +38,12 @@ def _model_zip(name: str = NAME, extra: dict[str, bytes] | None = None, symlink:
     return buffer.getvalue()
 
 
-def _spec(data: bytes, name: str = NAME) -> ModelSpec:
-    return ModelSpec(name, len(data), hashlib.md5(data, usedforsecurity=False).hexdigest())
+def _spec(data: bytes, name: str = NAME, unpacked: int | None = None) -> ModelSpec:
+    """What the catalog would say of `data`: its size, MD5 and (by default, truly) its unpacked size."""
+    if unpacked is None:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    return ModelSpec(name, len(data), hashlib.md5(data, usedforsecurity=False).hexdigest(), unpacked)
 
 
 @dataclass
@@ -51,6 +55,11 @@ class Server:
     cut_after: int | None = None
     """Send only this many bytes of the next response, then drop the connection."""
     ranges: list[str] = field(default_factory=list)
+    trickle_s: float | None = None
+    """Send one byte, then wait this long, and so on (a server that hardly moves)."""
+    no_length: bool = False
+    """Send no Content-Length: the body ends when the connection closes."""
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 @pytest.fixture
@@ -72,9 +81,20 @@ def server() -> Iterator[Server]:
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             else:
                 self.send_response(200)
-            self.send_header("Content-Length", str(len(data) - start))
+            if not state.no_length:
+                self.send_header("Content-Length", str(len(data) - start))
             self.end_headers()
             body = data[start:]
+            if state.trickle_s is not None:
+                for i in range(len(body)):
+                    if state.stop.wait(state.trickle_s):
+                        return
+                    try:
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        return
+                return
             if state.cut_after is not None:
                 body, state.cut_after = body[:state.cut_after], None
                 self.wfile.write(body)
@@ -93,6 +113,7 @@ def server() -> Iterator[Server]:
     try:
         yield state
     finally:
+        state.stop.set()
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
@@ -109,7 +130,7 @@ def test_a_good_archive_is_downloaded_verified_and_unpacked(server: Server, tmp_
     models = tmp_path / "models"
     path = download_model(_spec(data), models, server.base_url, progress=True)
     assert path == models / NAME and (path / "am" / "final.mdl").exists()
-    assert _leftovers(models) == [] and list((models / ".download").iterdir()) == []
+    assert _leftovers(models) == [] and not (models / ".download").exists(), "nothing left behind"
     assert find_vosk_model(None, models) is not None
     assert download_model(_spec(data), models, server.base_url, progress=False) == path, "twice is fine"
 
@@ -122,7 +143,7 @@ def test_a_corrupt_archive_is_deleted_and_never_looks_like_a_model(server: Serve
         download_model(_spec(data), models, server.base_url, progress=False)
     assert "\n" not in err.value.message
     assert not (models / NAME).exists() and _leftovers(models) == []
-    assert list((models / ".download").iterdir()) == [], "the bad archive is gone, so the next try starts afresh"
+    assert not (models / ".download").exists(), "the bad archive is gone, so the next try starts afresh"
 
 
 def test_an_interrupted_download_resumes_where_it_stopped(server: Server, tmp_path: Path) -> None:
@@ -195,7 +216,120 @@ def test_asking_for_vosk_without_a_model_says_how_to_get_one(tmp_path: Path, mon
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     wav = tmp_path / "x.wav"
-    wav.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00"
-                    b"\x02\x00\x10\x00data\x00\x00\x00\x00")
+    wav.write_bytes(b"RIFF\x26\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00"
+                    b"\x02\x00\x10\x00data\x02\x00\x00\x00\x00\x00")
     assert main(["recognize", str(wav), "--engine", "vosk"]) == 2
     assert "run: assistant model download" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- hostile servers, folders and addresses
+
+
+def _download_in_time(spec: ModelSpec, models: Path, base_url: str, limits: DownloadLimits) -> BaseException:
+    """Run the download on a thread; it must end (with an error) long before the test gives up."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            download_model(spec, models, base_url, progress=False, limits=limits)
+        except BaseException as err:  # noqa: BLE001  (handed to the test)
+            failures.append(err)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60.0)
+    assert not worker.is_alive(), "the download never ended"
+    assert failures, "the download did not fail"
+    return failures[0]
+
+
+@pytest.mark.parametrize("limits", [DownloadLimits(min_rate_bytes_s=1_000, rate_window_s=0.5),
+                                    DownloadLimits(budget_s=0.5)], ids=["minimum-rate", "time-budget"])
+def test_a_server_that_trickles_one_byte_at_a_time_is_given_up_and_the_download_resumes_later(
+        server: Server, tmp_path: Path, limits: DownloadLimits) -> None:
+    """One byte every 0.05 s never trips a per-read timeout; the rate and the budget do."""
+    data = _model_zip()
+    server.files[f"{NAME}.zip"] = data
+    server.trickle_s = 0.05
+    models = tmp_path / "models"
+    error = _download_in_time(_spec(data), models, server.base_url, limits)
+    assert isinstance(error, ModelError) and "too slow" in error.message and "resumes" in error.message
+    kept = (models / ".download" / f"{NAME}.zip.part").stat().st_size
+    assert 0 < kept < len(data), "what arrived is kept, to resume from"
+    server.trickle_s = None
+    path = download_model(_spec(data), models, server.base_url, progress=False)
+    assert server.ranges == [f"bytes={kept}-"] and (path / "am" / "final.mdl").exists()
+
+
+def test_a_stream_with_no_length_that_goes_on_past_the_size_is_cut_at_the_size(server: Server,
+                                                                               tmp_path: Path) -> None:
+    """The partial file never grows past the expected size (it grew past 67 MB for a 41 MB model)."""
+    data = _model_zip()
+    server.files[f"{NAME}.zip"] = data * 3
+    server.no_length = True
+    models = tmp_path / "models"
+    with pytest.raises(ModelError, match="sends more than") as err:
+        download_model(_spec(data), models, server.base_url, progress=False)
+    assert "\n" not in err.value.message
+    assert not (models / ".download").exists() or list((models / ".download").iterdir()) == []
+
+
+def test_a_whole_file_of_the_wrong_size_is_called_wrong_at_once(server: Server, tmp_path: Path) -> None:
+    """The server says the file is half the size: that is not the model, not a download to resume."""
+    data = _model_zip(extra={f"{NAME}/graph/HCLG.fst": bytes(range(256)) * 64})
+    half = len(data) // 2
+    server.files[f"{NAME}.zip"] = data[:half]
+    models = tmp_path / "models"
+    with pytest.raises(ModelError) as err:
+        download_model(_spec(data), models, server.base_url, progress=False)
+    assert f"offers {half:,} bytes for {NAME}.zip, not the {len(data):,} expected" in err.value.message
+    assert "resume" not in err.value.message
+    assert not (models / ".download").exists() or list((models / ".download").iterdir()) == []
+
+
+def test_an_archive_that_unpacks_to_far_more_than_a_model_is_refused_and_removed(server: Server,
+                                                                                  tmp_path: Path) -> None:
+    """A 90 KB zip that would become 94 MB: not unpacked, and not left in .download/ either."""
+    data = _model_zip(extra={f"{NAME}/graph/HCLG.fst": b"\0" * 94_000_000})
+    assert len(data) < 200_000
+    server.files[f"{NAME}.zip"] = data
+    models = tmp_path / "models"
+    with pytest.raises(ModelError, match="would unpack to 94,0"):
+        download_model(_spec(data, unpacked=60_000), models, server.base_url, progress=False)
+    assert not (models / NAME).exists() and _leftovers(models) == []
+    assert not (models / ".download").exists(), "a refused archive is not kept"
+
+
+def test_a_refused_archive_leaves_nothing_to_resume(server: Server, tmp_path: Path) -> None:
+    data = _model_zip(extra={"../escaped.txt": b"x"})
+    server.files[f"{NAME}.zip"] = data
+    models = tmp_path / "models"
+    with pytest.raises(ModelError, match="unsafe path"):
+        download_model(_spec(data), models, server.base_url, progress=False)
+    assert not (models / ".download").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--dir", "/proc/nope"], "Cannot keep models in /proc/nope"),
+    (["--dir", "{file}"], "Cannot keep models in {file}"),
+    (["--base-url", "not-a-url"], "--base-url must be an http:// or https:// address"),
+    (["--base-url", "ftp://127.0.0.1/models"], "--base-url must be an http:// or https:// address"),
+], ids=["proc", "a-file", "not-a-url", "ftp"])
+def test_a_bad_folder_or_address_for_the_download_is_one_line_and_exit_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    args = [a.replace("{file}", str(a_file)) for a in args]
+    assert main(["model", "download", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message.replace("{file}", str(a_file)) in err, err
+
+
+def test_a_bad_address_in_the_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MATCOACH_MODEL_URL", "127.0.0.1:8000")
+    assert main(["model", "download"]) == 2
+    assert "$MATCOACH_MODEL_URL must be an http:// or https:// address" in capsys.readouterr().err

@@ -406,9 +406,16 @@ class SqliteHistory:
             return None
         current = under_way[-1]
         dose = routine.exercises[current].dose
-        _, _, _, _, next_rep, next_side, briefed = exercises[current]
+        _, _, reps_done, _, next_rep, next_side, briefed = exercises[current]
         if not (_is_count(next_rep, 1, max(1, dose.reps)) and _is_count(next_side, 0, max(0, len(dose.sides) - 1))):
             raise ValueError(f"exercise {current + 1} was left at repetition {next_rep!r}, side {next_side!r}")
+        if _is_count(reps_done, max(1, dose.reps * max(1, len(dose.sides))), 10_000):
+            # its last repetition was done, and the crash came before the exercise was closed
+            exercises[current] = (exercises[current][0], "done", *exercises[current][2:])
+            current += 1
+            if current >= len(routine.exercises):
+                return None
+            next_rep, next_side, briefed = 1, 0, False
         progress = []
         for i in range(len(routine.exercises)):
             if i not in exercises:

@@ -472,3 +472,14 @@ def test_a_damaged_file_is_one_sentence_and_the_details_only_with_debug(tmp_path
     moved.rename(path)
     debug = _assistant("--debug", "history", "--data-dir", str(tmp_path))
     assert "is damaged:" in debug.stderr, "the details are there with --debug"
+
+
+def test_a_crash_after_the_last_hold_but_before_the_exercise_closed_goes_on_with_the_next(tmp_path: Path) -> None:
+    """All holds were done; only the 'exercise finished' write was lost: no hold is done twice."""
+    routine = short_routine()
+    history = SqliteHistory.open(tmp_path)
+    sid = history.start_session(routine.name)
+    history.record_exercise(sid, 0, "hold", "The hold", status="started", reps_done=2, next_rep=2, briefed=True)
+    point = history.interrupted_today(routine)
+    assert point is not None and (point.ex_index, point.rep, point.briefed) == (1, 1, False)
+    assert point.progress[0][:2] == ("done", 2)

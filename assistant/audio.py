@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from assistant.errors import AudioDeviceError, WavFormatError
-from assistant.inputs import read_regular_file
+from assistant.files import read_regular_file
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from assistant.clock import FakeClock, MonotonicClock
 from assistant.commands import Grammar, load_grammar
 from assistant.errors import MatCoachError, UsageError
 from assistant.events import CommandHeard, InboxEvent, NotUnderstood, Shutdown
+from assistant.files import check_output
 from assistant.history import SqliteHistory, default_data_dir
 from assistant.listening_cli import add_devices, add_engine_options, add_low_power, add_model, add_recognize
 from assistant.report import plot_minutes, print_history, write_csv
@@ -258,6 +259,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise UsageError("usage", f"--speed must be from 1 to 1000, not {args.speed:g}.")
     if args.out is not None and args.out.suffix.lower() != ".wav":
         raise UsageError("usage", f"--out writes a WAV file; give a name ending in .wav, not {args.out.name}.")
+    if args.out is not None:
+        check_output(args.out, "--out")  # now, not after the whole demo
     routine = load_routine(args.routine)
     grammar = load_grammar()
     choice = choose_engine(args.engine, args.model)

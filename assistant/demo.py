@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from assistant.clock import FakeClock
 from assistant.commands import Command, Grammar, Intent
+from assistant.errors import UsageError
 from assistant.events import CommandHeard, SessionEvent, SessionEventType, SpeechEnded, SpeechStarted
 from assistant.gate import ListeningGate
 from assistant.loop import SessionLoop
@@ -118,11 +119,14 @@ class RoomTimeline:
 
     def write_wav(self, path: Path, end_s: float) -> None:
         samples = self.mix(0.0, end_s)
-        with wave.open(str(path), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(RATE_HZ)
-            out.writeframes(samples.tobytes())
+        try:
+            with wave.open(str(path), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(RATE_HZ)
+                out.writeframes(samples.tobytes())
+        except OSError as err:  # the disk filled up during the demo, say
+            raise UsageError("bad-output", f"Cannot write {path} ({err.strerror}); choose another --out.") from err
 
 
 @dataclass

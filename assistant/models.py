@@ -212,9 +212,13 @@ def _fetch(url: str, part: Path, spec: ModelSpec, progress: bool, limits: Downlo
             if have == 0 and part.exists():
                 part.unlink()
             raise _wrong_size(spec.name, offered, total)
-        mode = "ab" if have else "wb"
-        with part.open(mode) as out, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                          unit_divisor=1024, desc=spec.name, disable=not progress) as bar:
+        try:
+            out = part.open("ab" if have else "wb")
+        except OSError as err:
+            raise ModelError("model-disk", f"Cannot write {part} ({err.strerror}); choose another folder with "
+                             "--dir.") from err
+        with out, tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=spec.name,
+                       disable=not progress) as bar:
             _copy(response, out, bar, have, spec, part, limits)
 
 

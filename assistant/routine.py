@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from assistant.errors import RoutineError
-from assistant.inputs import TEXT_LIMIT_BYTES, decode_text, read_regular_file
+from assistant.files import TEXT_LIMIT_BYTES, decode_text, read_regular_file
 
 BUILTIN_ROUTINE: Final = "lower-back"
 BOM: Final = "\ufeff"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import ScriptError
-from assistant.inputs import TEXT_LIMIT_BYTES, decode_text, read_regular_file
+from assistant.files import TEXT_LIMIT_BYTES, decode_text, read_regular_file
 
 
 @dataclass(frozen=True, slots=True)

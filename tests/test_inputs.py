@@ -124,3 +124,10 @@ def test_broken_voice_settings_are_ignored_not_waited_on(tmp_path: Path) -> None
     store.path.unlink()
     store.path.write_text("[" * 100_000 + "]" * 100_000)
     assert store.load() == VoiceSettings()
+
+
+def test_a_demo_whose_output_cannot_be_written_says_so_before_it_starts(tmp_path: Path) -> None:
+    """Not after three minutes of demo: at once, and nothing is played or printed first."""
+    done = assistant("demo", "--out", "/proc/no-such-place/demo.wav")
+    one_clear_line(done, "Cannot write /proc/no-such-place/demo.wav", "choose another --out")
+    assert done.stdout == ""

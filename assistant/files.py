@@ -1,5 +1,6 @@
-"""Reading the files a person names (a routine, a script, a WAV): regular files of a sane size,
-and text as UTF-8 with the line of any fault.
+"""Files a person names. Inputs (a routine, a script, a WAV) must be regular files of a sane
+size, and text is UTF-8, with the line of any fault; an output is checked before the work that
+fills it begins.
 
 A pipe, a device or a folder given by mistake would otherwise block for ever (a FIFO waits
 for a writer) or fill the memory (/dev/zero); each is refused in one sentence instead.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from assistant.errors import MatCoachError
+from assistant.errors import MatCoachError, UsageError
 
 TEXT_LIMIT_BYTES = 1 << 20
 """A routine or script is a few kilobytes; a megabyte is surely something else."""
@@ -69,3 +70,19 @@ def decode_text(data: bytes, origin: str, error: type[MatCoachError]) -> str:
         column = len(data[data.rfind(b"\n", 0, err.start) + 1:err.start].decode("utf-8", "replace")) + 1
         raise error("not-utf8", f"{origin}, line {line}, column {column}: this is not UTF-8 text (byte "
                     f"0x{data[err.start]:02x}); save the file as UTF-8.") from err
+
+
+def check_output(path: Path, option: str) -> None:
+    """Fail now, in one sentence, when `path` cannot be written (rather than after the work):
+    its folder is made if missing, and a file there must be creatable."""
+    existed = path.exists()
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "Is a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab"):
+            pass
+    except OSError as err:
+        raise UsageError("bad-output", f"Cannot write {path} ({err.strerror}); choose another {option}.") from err
+    if not existed:
+        path.unlink()

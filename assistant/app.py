@@ -265,8 +265,13 @@ def _echo_cancelling(settings: RunSettings, now: Callable[[], float]
 
 def stopped_line(loop: SessionLoop) -> str:
     """What is printed when a session was stopped before its end (a signal, Ctrl-D)."""
-    recorded = any(isinstance(o, HistoryRecorder) and o.recording for o in loop.session_observers)
-    kept = "your progress is saved" if recorded else "it was not recorded"
+    recorders = [o for o in loop.session_observers if isinstance(o, HistoryRecorder) and o.session_id is not None]
+    if not recorders:
+        kept = "it was not recorded"
+    elif any(r.failed for r in recorders):
+        kept = "only part of it was recorded (see the warning above)"
+    else:
+        kept = "your progress is saved"
     return f"Session stopped ({loop.stopped_by}); {kept}."
 
 

@@ -641,11 +641,6 @@ class HistoryRecorder:
         """A write failed: nothing more is written in this session (each try could wait for a lock)."""
         self._briefed: dict[int, bool] = {}
 
-    @property
-    def recording(self) -> bool:
-        """True while this session's progress is being written (started, and no write failed)."""
-        return self.session_id is not None and not self.failed
-
     def __call__(self, event: SessionEvent) -> None:
         if self.failed:
             return

@@ -483,3 +483,38 @@ def test_a_crash_after_the_last_hold_but_before_the_exercise_closed_goes_on_with
     point = history.interrupted_today(routine)
     assert point is not None and (point.ex_index, point.rep, point.briefed) == (1, 1, False)
     assert point.progress[0][:2] == ("done", 2)
+
+
+class _StoreThatLocksUp:
+    """A history store whose writes start failing, as when another program takes the file."""
+
+    def __init__(self, inner: SqliteHistory, fail_after: int) -> None:
+        self.inner = inner
+        self.writes = 0
+        self.fail_after = fail_after
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self.inner, name)
+
+        def write(*args: object, **kwargs: object) -> object:
+            self.writes += 1
+            if self.writes > self.fail_after:
+                raise sqlite3.OperationalError("database is locked")
+            return method(*args, **kwargs)
+
+        return write
+
+
+def test_a_history_that_fails_mid_session_is_warned_about_once_and_not_tried_again(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Each try could wait for the lock, on the thread that runs the session: one try, one warning."""
+    routine = short_routine()
+    store = _StoreThatLocksUp(SqliteHistory.open(tmp_path), fail_after=3)
+    recorder = HistoryRecorder(store, routine)  # type: ignore[arg-type]
+    coach = CoachedSession(routine, observers=(recorder,))
+    coach.run_to_end()
+    assert coach.session.finished, "the session went on"
+    assert store.writes == 4, "no write was tried after the first that failed"
+    warnings = [r.message for r in caplog.records if "could not be saved" in r.message]
+    assert warnings == ["Progress could not be saved to the history (database is locked); "
+                        "the session goes on, no longer recorded."]

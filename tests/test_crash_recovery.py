@@ -3,7 +3,7 @@ moments. After each, the history passes SQLite's integrity check, and the next r
 on at the repetition that was under way.
 
 A killed process gets no chance to save anything: what survives is what was committed as it
-went. The typed session runs 300 times faster than real time; the kill comes after a random
+went. The typed session runs 1000 times faster than real time; the kill comes after a random
 number of its printed lines plus a random few milliseconds, so it lands anywhere, mid-write
 included. Then everything it printed before it died is read, and the file is looked at as the
 next run will find it (SQLite's recovery of the write-ahead log included).
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 ROOT: Final = Path(__file__).parents[1]
 TIMEOUT_S: Final = 60.0
 KILLS: Final = 20
-SPEED: Final = "300"
+SPEED: Final = "1000"
 SEED: Final = 20261202
 
 Point = tuple[int, int, int] | None

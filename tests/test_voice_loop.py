@@ -147,3 +147,6 @@ def test_a_sound_device_lost_mid_session_pauses_it_and_it_carries_on_when_back(a
     while_lost = [t for at, t in assistant.lines if lost < at < back]
     assert not any("seconds left" in t or "Relax" in t for t in while_lost), "the hold went on without sound"
     assert assistant.wait_for(r"Relax|Repetition 2 of 2", 40.0, since=back) is not None, "it did not carry on"
+    # and then systemd (or kill) stops it mid-session: one line, progress kept, exit 0
+    assert assistant.close() == 0, assistant.errors[-5:]
+    assert "Session stopped (SIGTERM); your progress is saved." in assistant.errors, assistant.errors[-5:]

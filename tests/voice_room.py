@@ -61,8 +61,10 @@ class Assistant:
         self.lines: list[tuple[float, str]] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_errors, daemon=True).start()
+        self._readers = [threading.Thread(target=self._read, daemon=True),
+                         threading.Thread(target=self._read_errors, daemon=True)]
+        for reader in self._readers:
+            reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -111,6 +113,8 @@ class Assistant:
         if self.proc.poll() is None:
             self.proc.terminate()
         code = self.proc.wait(30)
+        for reader in self._readers:  # they end at the end of the output: every line is read
+            reader.join(30)
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()

@@ -95,15 +95,23 @@ class Assistant:
         return None
 
     def quiet_from(self, printed_by: float) -> float:
-        """Monotonic time at which the coach will have said the lines printed by then (estimated)."""
+        """Monotonic time at which the coach will have said the lines printed by then (estimated).
+
+        A line is printed when it is handed to the speaker, not when it is heard. An urgent one
+        ("!", such as "End the session?") cuts off whatever was still to be said, so only it
+        counts from then on: a person answers the question when it has been asked, not when
+        the cut-off sentence would have ended (seconds later, after the question had expired).
+        """
         ends = 0.0
         with self._lock:
             for at, text in self.lines:
                 if at > printed_by:
                     break
-                said = re.match(r"^\[\s*[0-9.]+\][ !](.*)$", text)
-                if said and not said.group(1).startswith("you: "):
-                    ends = max(ends, at) + SECONDS_PER_WORD * len(said.group(1).split())
+                said = re.match(r"^\[\s*[0-9.]+\]([ !])(.*)$", text)
+                if said and not said.group(2).startswith("you: "):
+                    if said.group(1) == "!":
+                        ends = at
+                    ends = max(ends, at) + SECONDS_PER_WORD * len(said.group(2).split())
         return ends
 
     def heard(self) -> list[str]:

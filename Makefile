@@ -7,17 +7,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # What `make run` passes to `assistant run`, e.g. make run ARGS="--text --speed 10"
 ARGS ?=
+# `make run` first sets up the Vosk English model when none is there (progress bar, checksum,
+# resume); with no network it says so in one line and the session listens with PocketSphinx.
+# MODEL_DOWNLOAD=no skips the attempt (an offline Pi, CI); MODEL picks another model of the
+# server's list (assistant model list).
+MODEL_DOWNLOAD ?= yes
+MODEL ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # espeak-ng: the voice; libportaudio2: sound devices; libatomic1: the aarch64 libvosk needs it;
 # libspeexdsp1: echo cancellation (so "stop" is heard while the coach talks);
 # pulseaudio*: the virtual room the tests speak and listen in; graphviz: the state diagram;
-# sox: test helpers; python3-venv: Debian's python3 needs it for `python3 -m venv`.
+# sox: test helpers; python3-venv: Debian's python3 needs it for `python3 -m venv`;
+# flite: a voice of the development set the room tests speak with (tests/voices.py).
 APT_PACKAGES := espeak-ng libportaudio2 libatomic1 libspeexdsp1 pulseaudio pulseaudio-utils \
-	libasound2-plugins graphviz sox python3-venv
+	libasound2-plugins graphviz sox python3-venv flite
+# festival's ked voice: the rest of the development set (bench/devset.py; not needed by the tests).
+BENCH_APT_PACKAGES := festival festvox-kdlpc16k
 
-.PHONY: run test test-pi system lint typecheck unit diagram clean
+.PHONY: run test test-pi system lint typecheck unit diagram clean bench-hearing
 
 run: $(VENV)/.installed
+	@if [ "$(MODEL_DOWNLOAD)" != no ]; then $(BIN)/assistant model download --if-missing $(MODEL); fi
 	$(BIN)/assistant run $(ARGS)
 
 test: $(VENV)/.installed-test
@@ -65,6 +75,13 @@ $(VENV)/.installed: pyproject.toml | system $(VENV)/bin/python
 $(VENV)/.installed-test: pyproject.toml | system $(VENV)/bin/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(VENV)/.installed $@
+
+# The ear on the development set: makes the clips once (cached in .bench-cache/devset, about
+# 15 min), then plain PocketSphinx and Mat Coach's on the half nothing was tuned on (bench/RESULTS.md).
+bench-hearing: $(VENV)/.installed-test
+	$(MAKE) system APT_PACKAGES="$(BENCH_APT_PACKAGES)"
+	$(BIN)/python bench/devset.py
+	$(BIN)/python bench/hearing.py --half report
 
 diagram: $(VENV)/.installed-test
 	$(BIN)/assistant diagram --out docs/session.svg

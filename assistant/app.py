@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from assistant.echo import EchoReference
     from assistant.listener import Listener
     from assistant.listening import Recognizer
+    from assistant.recording import HeardRecorder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -150,6 +151,11 @@ class VoiceRig:
         self.gate = ListeningGate(GateSettings(barge_in_confidence=0.7) if self._wrap else None)
         self._target: Callable[[InboxEvent], None] | None = None
         self.listener: Listener | None = None
+        self.recorder: HeardRecorder | None = None
+        if settings.record_dir is not None:
+            from assistant.recording import HeardRecorder
+
+            self.recorder = HeardRecorder(settings.record_dir, lambda: self.gate.speaking(self.clock.now()))
         self.speaker = make_speaker(settings.output_device, settings.voice, self.post, self.clock.now,
                                     earcons=settings.earcons, out=sys.stdout,
                                     prerendered_only=settings.low_power, reference=self.reference)
@@ -196,7 +202,8 @@ class VoiceRig:
         self.listener = start_listening(self.choice, grammar, self.post, self.settings.input_device,
                                         gate=self.allow, should_reset=lambda: self.gate.should_reset(self.clock.now()),
                                         debug=self.settings.debug, recognizer=recognizer,
-                                        settings=hearing_settings(self.settings.low_power), wrap=self._wrap)
+                                        settings=hearing_settings(self.settings.low_power), wrap=self._wrap,
+                                        record=self.recorder)
 
     def start_keyboard(self, grammar: Grammar) -> None:
         """Typed commands work too (e.g. 'resume' when the microphone is gone); end of input is not the end."""
@@ -231,6 +238,8 @@ class VoiceRig:
     def close(self) -> None:
         if self.listener is not None:
             self.listener.close()
+        if self.recorder is not None:
+            self.recorder.close()
         self.speaker.close()
 
 

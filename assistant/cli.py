@@ -70,6 +70,9 @@ def _add_voice_options(p: argparse.ArgumentParser) -> None:
     voice.add_argument("--no-echo-cancel", action="store_true",
                        help="do not take the coach's voice out of the microphone (for a headset); "
                             "then \"stop\" is only heard between sentences")
+    voice.add_argument("--record-dir", type=Path, metavar="DIR",
+                       help="keep every stretch of audio the recognizer decided on in DIR (a WAV each, and "
+                            "what was heard in DIR/heard.jsonl): when it did not hear you, send us that")
     add_low_power(voice)
 
 
@@ -116,6 +119,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         engine=args.engine, model=args.model, input_device=args.input_device,
         output_device=args.output_device, voice=args.voice, earcons=not args.no_earcons,
         debug=args.debug, data_dir=data_dir, echo_cancel=not args.no_echo_cancel, low_power=low_power,
+        record_dir=None if args.text else args.record_dir,
     )
 
 

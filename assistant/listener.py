@@ -18,7 +18,7 @@ from assistant.audio import AudioSource, MicSource
 from assistant.commands import Command, Grammar
 from assistant.errors import AudioDeviceError, ModelError
 from assistant.events import CommandHeard, DeviceBack, DeviceLost, InboxEvent
-from assistant.listening import HearingSettings, Recognizer, SphinxRecognizer, VoskRecognizer
+from assistant.listening import Decision, HearingSettings, Recognizer, SphinxRecognizer, VoskRecognizer
 from assistant.models import find_vosk_model
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ JOIN_TIMEOUT_S: Final = 5.0
 Post: TypeAlias = Callable[[InboxEvent], None]
 CommandGate: TypeAlias = Callable[[Command], bool]
 """Decides whether a heard command reaches the inbox (e.g. only barge-in words while speaking)."""
+Record: TypeAlias = Callable[[Decision, "str | None"], None]
+"""Keeps a decision of the recognizer, with what the gate made of it (None: obeyed or not a command)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,14 @@ class Listener:
 
     def __init__(self, recognizer: Recognizer, open_source: Callable[[], AudioSource], post: Post,
                  gate: CommandGate | None = None, reconnect_s: float = RECONNECT_S,
-                 should_reset: Callable[[], bool] | None = None) -> None:
+                 should_reset: Callable[[], bool] | None = None, record: Record | None = None) -> None:
         self.recognizer = recognizer
+        self._record = record
+        self._decided: list[Decision] = []
+        if record is not None:
+            if not hasattr(recognizer, "on_decision"):
+                raise ValueError(f"{type(recognizer).__name__} cannot tell its decisions")
+            recognizer.on_decision = self._decided.append
         self._open_source = open_source
         self._post = post
         self._gate = gate
@@ -179,14 +187,21 @@ class Listener:
             if self._reset_wanted.is_set() or (self._should_reset is not None and self._should_reset()):
                 self._reset_wanted.clear()
                 self.recognizer.reset()
+            refused: list[Command] = []
             for command in self.recognizer.accept(block):
                 gate = self._gate
                 if gate is not None and not gate(command):
                     _LOGGER.debug("gated: %s", command.phrase)
+                    refused.append(command)
                     continue
                 _LOGGER.info("Heard '%s' (%s, %.2f)", command.phrase, command.intent.value, command.confidence)
                 self.heard.append(command)
                 self._post(CommandHeard(command))
+            if self._record is not None and self._decided:
+                for decision in self._decided:
+                    refused_here = decision.command is not None and any(decision.command is c for c in refused)
+                    self._record(decision, "not obeyed: the listening gate" if refused_here else None)
+                self._decided.clear()
 
 
 def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_device: str | None = None,
@@ -194,7 +209,8 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
                     debug: bool = False, reconnect_s: float = RECONNECT_S,
                     should_reset: Callable[[], bool] | None = None,
                     recognizer: Recognizer | None = None,
-                    wrap: Callable[[AudioSource], AudioSource] | None = None) -> Listener:
+                    wrap: Callable[[AudioSource], AudioSource] | None = None,
+                    record: Record | None = None) -> Listener:
     """Open the microphone and listen on a thread, posting heard commands to `post`.
 
     `recognizer`: one made (and loaded) by the caller, e.g. serve's that switches grammars;
@@ -214,4 +230,4 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
         source: AudioSource = first.pop() if first else MicSource(input_device)
         return wrap(source) if wrap is not None else source
 
-    return Listener(recognizer, open_source, post, gate, reconnect_s, should_reset).start()
+    return Listener(recognizer, open_source, post, gate, reconnect_s, should_reset, record).start()

@@ -14,13 +14,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
-
-import numpy as np
+from typing import Any, Final, Protocol, TypeAlias
 
 from assistant.audio import BYTES_PER_SAMPLE, RATE_HZ, AudioBlock
 from assistant.commands import UNKNOWN_WORD, Command, Grammar
@@ -33,7 +31,11 @@ _UNKNOWN_TOKENS: Final = (UNKNOWN_WORD, "<unk>", "<UNK>")
 
 
 class Recognizer(Protocol):
-    """Audio in, commands out. Blocks must be consecutive pieces of one stream."""
+    """Audio in, commands out. Blocks must be consecutive pieces of one stream.
+
+    A recognizer may also tell an `on_decision` attribute of every utterance it decided on
+    (both engines do; `--record-dir` sets it).
+    """
 
     def accept(self, block: AudioBlock) -> list[Command]:
         """Commands completed by this block (usually none)."""
@@ -94,6 +96,10 @@ class HearingSettings:
     and a command is reported when its utterance ends (about 0.3 s after it)."""
     sphinx: SphinxSearch = SphinxSearch()
     """PocketSphinx's search limits."""
+    decoys: bool = False
+    """PocketSphinx: listen for the grammar's decoys too. For the two wake phrases of `serve`,
+    which alone would take in everything a household says; not for the commands, where decoys
+    chosen on one set of voices took real commands from others."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence <= 1.0:
@@ -150,15 +156,39 @@ class Word:
     end_s: float
 
 
-def commands_in(words: Sequence[Word], grammar: Grammar, settings: HearingSettings,
-                emitted_s: float) -> list[Command]:
-    """The command of one utterance, if it is a command said on its own; else nothing.
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One stretch of audio a recognizer decided on: what it heard and what became of it.
+
+    `assistant run --record-dir` keeps each one (audio and a JSON line), so that "it did not
+    hear me" comes with the audio.
+    """
+
+    start_s: float
+    end_s: float
+    pcm: bytes
+    """The audio decided on (16 kHz mono int16)."""
+    heard: str
+    """The words the engine chose ("" for none)."""
+    confidence: float | None
+    command: Command | None
+    reason: str
+    """"command", or why it is not one (in a few words)."""
+
+
+OnDecision: TypeAlias = Callable[[Decision], None]
+
+
+def judge(words: Sequence[Word], grammar: Grammar, settings: HearingSettings,
+          emitted_s: float) -> tuple[Command | None, str]:
+    """The command of one utterance, if it is a command said on its own, and why (not).
 
     The words are split into grammar phrases (longest first). Decoys and unknown words are
     dropped, but they count as other words: a sentence that happens to contain "stop" or
-    "next" is talk, not a command. This is also what keeps the assistant from obeying its
-    own voice reading the routine.
+    "next" is talk, not a command.
     """
+    if not words:
+        return None, "no words"
     pieces: list[tuple[str, list[Word]]] = []
     known = {*grammar.phrases, *grammar.decoys}
     longest = max((len(p.split()) for p in known), default=1)
@@ -173,23 +203,28 @@ def commands_in(words: Sequence[Word], grammar: Grammar, settings: HearingSettin
     found = [(p, ws) for p, ws in pieces if p in grammar.phrases]
     others = len(pieces) - len(found)
     if not found:
-        return []
-    if words[-1].end_s - words[0].start_s > settings.max_utterance_s:
-        _LOGGER.debug("%.1f s of speech is talk, not a command: %s",
-                      words[-1].end_s - words[0].start_s, " ".join(p for p, _ in pieces))
-        return []
+        return None, "no command phrase"
+    span = words[-1].end_s - words[0].start_s
+    if span > settings.max_utterance_s:
+        return None, f"{span:.1f} s of speech: talk"
     intents = {grammar.phrases[p] for p, _ in found}
     if len(intents) > 1 or others > settings.max_other_words:
-        _LOGGER.debug("not a command on its own, ignored: %s", " ".join(p for p, _ in pieces))
-        return []
+        return None, "not said on its own"
     phrase, ws = found[0]
     confidence = min(w.confidence for w in ws)
     if confidence < settings.min_confidence:
-        _LOGGER.debug("'%s' heard at confidence %.2f, below %.2f: ignored",
-                      phrase, confidence, settings.min_confidence)
-        return []
-    return [Command(grammar.phrases[phrase], phrase, round(confidence, 3), round(ws[0].start_s, 3),
-                    round(ws[-1].end_s, 3), round(max(emitted_s, ws[-1].end_s), 3))]
+        return None, f"confidence {confidence:.2f} below {settings.min_confidence:.2f}"
+    return Command(grammar.phrases[phrase], phrase, round(confidence, 3), round(ws[0].start_s, 3),
+                   round(ws[-1].end_s, 3), round(max(emitted_s, ws[-1].end_s), 3)), "command"
+
+
+def commands_in(words: Sequence[Word], grammar: Grammar, settings: HearingSettings,
+                emitted_s: float) -> list[Command]:
+    """`judge`'s command as a list (empty when the utterance is not a command)."""
+    command, reason = judge(words, grammar, settings, emitted_s)
+    if command is None and words:
+        _LOGGER.debug("not a command (%s): %s", reason, " ".join(w.text for w in words))
+    return [command] if command is not None else []
 
 
 class _StreamClock:
@@ -285,6 +320,10 @@ class VoskRecognizer:
         """Grammar words the model does not know (they cannot be heard)."""
         self.unknown_token: str | None = None
         """How this model spells an unknown word ("[unk]" in English models, "<UNK>" in some)."""
+        self.on_decision: OnDecision | None = None
+        """Told of every utterance decided on (for --record-dir)."""
+        self._heard_audio = bytearray()
+        """The audio of the utterance in progress, kept only for on_decision."""
         self._rec: Any = None
         self._model: Any = None
         self._grammar_json = "[]"
@@ -344,6 +383,8 @@ class VoskRecognizer:
         self._clock.take(block)
         if self.settings.sound_only:
             return self._accept_sound(block.pcm)
+        if self.on_decision is not None:
+            self._heard_audio += block.pcm
         if self._rec.AcceptWaveform(block.pcm):
             self._partial = ""
             return self._commands(self._rec.Result())
@@ -385,6 +426,8 @@ class VoskRecognizer:
             self._in_utt = True
             self._new_recognizer()
             self._utt_start_s = self._pre_roll(ep.speech_start)
+        if self.on_decision is not None:
+            self._heard_audio += speech
         if self._rec.AcceptWaveform(speech):
             heard += self._commands(self._rec.Result(), self._utt_start_s)
         if not ep.in_speech:
@@ -397,7 +440,9 @@ class VoskRecognizer:
         recent_start_s = (self._fed_bytes - len(self._recent)) / BYTES_PER_SAMPLE / RATE_HZ
         first = max(0, round((speech_start_s - _PRE_ROLL_S - recent_start_s) * RATE_HZ))
         last = max(first, round((speech_start_s - recent_start_s) * RATE_HZ))
-        self._rec.AcceptWaveform(bytes(self._recent[first * BYTES_PER_SAMPLE:last * BYTES_PER_SAMPLE]))
+        pre_roll = bytes(self._recent[first * BYTES_PER_SAMPLE:last * BYTES_PER_SAMPLE])
+        self._heard_audio = bytearray(pre_roll if self.on_decision is not None else b"")
+        self._rec.AcceptWaveform(pre_roll)
         return (self._clock.origin_s or 0.0) + recent_start_s + first / RATE_HZ
 
     def finish(self) -> list[Command]:
@@ -430,6 +475,7 @@ class VoskRecognizer:
         self._fed_bytes = 0
         self._clock = _StreamClock()
         self._partial = ""
+        self._heard_audio = bytearray()
 
     def _commands(self, result_json: str, origin_s: float | None = None) -> list[Command]:
         result = json.loads(result_json)
@@ -439,69 +485,58 @@ class VoskRecognizer:
                  for w in result.get("result", [])]
         if words:
             _LOGGER.debug("heard: %s", " ".join(f"{w.text}({w.confidence:.2f})" for w in words))
-        return commands_in(words, self.grammar, self.settings, self._clock.now_s)
+        command, reason = judge(words, self.grammar, self.settings, self._clock.now_s)
+        audio, self._heard_audio = bytes(self._heard_audio), bytearray()
+        if self.on_decision is not None and words:
+            end_s = self._clock.now_s
+            self.on_decision(Decision(end_s - len(audio) / BYTES_PER_SAMPLE / RATE_HZ, end_s, audio,
+                                      " ".join(w.text for w in words),
+                                      min(w.confidence for w in words), command, reason))
+        elif words and command is None:
+            _LOGGER.debug("not a command (%s)", reason)
+        return [command] if command is not None else []
 
 
 # ---------------------------------------------------------------- PocketSphinx
 
-SPHINX_MODES: Final = ("grammar", "keywords")
-SPHINX_DEFAULT_MODE: Final = "grammar"
-# Chosen by measurement (see docs/listening.md, "PocketSphinx: grammar or keywords"): on
-# espeak-ng speech of all 59 phrases, the grammar (one JSGF phrase per utterance, commands and
-# decoys) heard 61-64% at confidence 0.6 with 7 false commands in 56 routine sentences; keyword
-# spotting with one threshold heard 2-5% at 1e-20 and, looser, fired on short words ("no",
-# "ouch", "yeah") dozens of times per clip, even in silence; it would need a threshold tuned
-# per phrase. Keyword mode stays available for the benchmark.
-_KWS_THRESHOLD: Final = 1e-20
 _FRAMES_PER_S: Final = 100
 _SPEECH_MARGIN_S: Final = 1.5
 """The endpointer keeps some silence around speech; an utterance this much longer than the
 longest command is not decoded at all."""
-_MAX_SPEECH_OUTSIDE_S: Final = 0.2
-"""Loud audio (speech) allowed in an utterance outside the phrase the decoder chose. The
-grammar holds one phrase per utterance and PocketSphinx explains the rest with silence, so a
-sentence can come out as one short phrase ("Rest your forehead on the mat." -> "let's
-start"): that is talk, not a command. Measured (bench/sphinx_tuning.py, bestpath off): 55 -> 7
-false commands in 27 min of routine speech, 0.1-0.3 s nearly alike; commands lost: 1 in 100.
-A command said while others talk (babble) is taken for talk too."""
-_LOUD_DB: Final = 10.0
-"""A 10 ms frame is loud when it is this much above the utterance's quietest tenth (the noise
-floor), and within 30 dB of its loudest frame."""
+_FILLERS: Final = ("SIL", "<s>", "</s>", "(NULL)")
+MAX_EXTRA_PHONES: Final = 1.5
+"""Utterance verification: the free phone loop may find at most this many times as many phones
+in an utterance as the command the grammar chose has (more is talk that the grammar forced
+onto a command). Chosen on the tune half of bench/devset.py (docs/listening.md)."""
 
 
-def speech_outside(words: Sequence[Word], utt_start_s: float, pcm: bytes) -> float:
-    """Seconds of loud 10 ms frames of `pcm` (starting at `utt_start_s`) before the first word
-    or after the last one."""
-    samples = np.frombuffer(pcm, np.int16).astype(np.float32)
-    n = len(samples) // 160
-    if not words or n == 0:
-        return 0.0
-    energy = 10 * np.log10(np.mean(samples[:n * 160].reshape(n, 160) ** 2, axis=1) + 1.0)
-    loud = energy > max(float(np.percentile(energy, 10)) + _LOUD_DB, float(energy.max()) - 30.0)
-    first = max(0, round((words[0].start_s - utt_start_s) * 100))
-    last = max(0, round((words[-1].end_s - utt_start_s) * 100))
-    return float(loud[:first].sum() + loud[last:].sum()) / 100
+def _phone_loop_file() -> str:
+    import pocketsphinx as ps
+
+    return os.path.join(ps.get_model_path(), "en-us", "en-us-phone.lm.bin")
 
 
 class SphinxRecognizer:
     """PocketSphinx with the English model of its wheel; no download needed.
 
-    An endpointer cuts the stream into utterances; each is decoded against the grammar and
-    reported when it ends (about 0.3 s after the speech). Partial hypotheses are not acted
-    on: measured, they flip between commands until the utterance is complete.
+    An endpointer cuts the stream into utterances. Each is decoded against the command phrases
+    (one phrase per utterance), then verified against a free phone loop: talk that the grammar
+    forced onto a command has far more phones than the command. The command is reported when
+    the utterance ends (about 0.3 s after the speech).
     """
 
     def __init__(self, grammar: Grammar, settings: HearingSettings | None = None,
-                 mode: str = SPHINX_DEFAULT_MODE, debug: bool = False) -> None:
-        if mode not in SPHINX_MODES:
-            raise ValueError(f"mode must be one of {SPHINX_MODES}")
+                 debug: bool = False) -> None:
         self.grammar = grammar
         self.settings = settings or HearingSettings()
-        self.mode = mode
         self.debug = debug
         self.missing_words: list[str] = []
+        self.on_decision: OnDecision | None = None
+        """Told of every utterance decided on (for --record-dir)."""
         self._decoder: Any = None
         self._endpointer: Any = None
+        self._phones: dict[str, int] = {}
+        """Phones of each command phrase (its first pronunciation)."""
         self._buffer = b""
         self._clock = _StreamClock()
         self._fed_s = 0.0
@@ -513,7 +548,7 @@ class SphinxRecognizer:
 
     @property
     def name(self) -> str:
-        return f"PocketSphinx ({self.mode})"
+        return "PocketSphinx"
 
     def load(self) -> None:
         if self._decoder is not None:
@@ -521,55 +556,35 @@ class SphinxRecognizer:
         import pocketsphinx as ps
 
         began = time.perf_counter()
-        # dither: digital silence (files, muted inputs) throws PocketSphinx's feature
-        # normalization off; measured, it turned 14/40 correct into 28/40 on synthetic speech.
+        # Chosen on the tune half of the development set (bench/hearing_tuning.py; docs/listening.md):
+        # bestpath off: the lattice rescoring returned a phrase cut short ("end session" ->
+        # "end") in 108 of 1914 utterances, and 72% -> 82% were heard right.
+        # dither: digital silence (files, muted inputs) throws the feature normalization off.
         # seed: the dither is random; a fixed seed makes a file decode the same way every time.
-        # Measured with bench/sphinx_tuning.py on 732 clips (4 voices x clean, white and babble
-        # noise at 10 dB) and 354 routine sentences; see docs/listening.md.
-        # bestpath off: the lattice rescoring often cut a phrase short ("i'm done" -> "i",
-        # "end session" -> "and"): 53% -> 68% heard right clean, 30% -> 52% at 10 dB white noise
-        # (false commands 27 -> 55 in 27 min of routine speech; the speech-outside check makes it 7).
-        # silprob 1e-4 (from 0.005), lw 10 (from 6.5): silence swallows fewer words; with the
-        # check: 67% -> 77% clean, false commands 7 -> 4.
-        # sphinx: the search limits of the settings (LOW_POWER prunes harder).
-        decoder = ps.Decoder(samprate=RATE_HZ, lm=None, bestpath=False, silprob=1e-4, lw=10.0,
-                             dither=True, seed=1, loglevel="INFO" if self.debug else "FATAL",
-                             **self.settings.sphinx.options())
+        # Everything else stays PocketSphinx's default: the earlier silprob and lw were chosen on
+        # espeak-ng voices and did not carry over to others.
+        decoder = ps.Decoder(samprate=RATE_HZ, lm=None, bestpath=False, dither=True, seed=1,
+                             loglevel="INFO" if self.debug else "FATAL", **self.settings.sphinx.options())
         known = {w for w in self.grammar.words() if decoder.lookup_word(w) is not None}
         self.missing_words = sorted(self.grammar.words() - known)
         if self.missing_words:
             _LOGGER.warning("These grammar words are not in PocketSphinx's dictionary, so phrases "
                             "with them cannot be heard: %s", ", ".join(self.missing_words))
         commands = [p for p in self.grammar.phrases if all(w in known for w in p.split())]
-        decoys = [p for p in self.grammar.decoys if all(w in known for w in p.split())]
+        decoys = [p for p in self.grammar.decoys if all(w in known for w in p.split())] if self.settings.decoys else []
         if not commands:
             raise ModelError("model-vocabulary", "PocketSphinx's English model knows none of the command "
                              f"words of the '{self.grammar.language}' grammar; use Vosk with a model of "
                              "that language (--engine vosk --model DIR).")
-        if self.mode == "grammar":
-            alternatives = " | ".join([*commands, *decoys])
-            # One phrase per utterance: a loop (<phrase>+) over 200 words decodes 100x slower
-            # than real time here and was less accurate; the endpointer cuts utterances anyway.
-            decoder.add_jsgf_string("commands", "#JSGF V1.0;\ngrammar commands;\n"
-                                    f"public <utterance> = <phrase>;\n<phrase> = {alternatives};\n")
-        else:
-            keyfile = self._keyword_file(commands)
-            try:
-                decoder.add_kws("commands", str(keyfile))
-            finally:
-                keyfile.unlink()
-        decoder.activate_search("commands")
+        # No decoys for commands (settings.decoys): on voices they were not chosen on, they took
+        # real commands ("back" heard as "pack"); the phone loop rejects talk instead.
+        decoder.add_jsgf_string("commands", "#JSGF V1.0;\ngrammar commands;\n"
+                                f"public <utterance> = {' | '.join([*commands, *decoys])};\n")
+        decoder.add_allphone_file("phones", _phone_loop_file())
+        self._phones = {p: sum(len(decoder.lookup_word(w).split()) for w in p.split()) for p in commands}
         self._decoder = decoder
         self._endpointer = _endpointer()
-        _LOGGER.info("Loaded PocketSphinx (%s) in %.1f s", self.mode, time.perf_counter() - began)
-
-    def _keyword_file(self, phrases: list[str]) -> Path:
-        import tempfile
-
-        with tempfile.NamedTemporaryFile("w", suffix=".kws", delete=False, encoding="utf-8") as handle:
-            for phrase in phrases:
-                handle.write(f"{phrase} /{_KWS_THRESHOLD}/\n")
-        return Path(handle.name)
+        _LOGGER.info("Loaded PocketSphinx in %.1f s", time.perf_counter() - began)
 
     def accept(self, block: AudioBlock) -> list[Command]:
         self.load()
@@ -597,6 +612,14 @@ class SphinxRecognizer:
             return self._end_utterance()
         return []
 
+    def _decode(self, speech: bytes, search: str) -> list[Any]:
+        decoder = self._decoder
+        decoder.activate_search(search)
+        decoder.start_utt()
+        decoder.process_raw(speech, full_utt=True)
+        decoder.end_utt()
+        return list(decoder.seg() or [])
+
     def _end_utterance(self) -> list[Command]:
         """Decode the utterance in one go: given all of it, PocketSphinx normalizes its features
         better than live (measured: 51% -> 56% of clean phrases heard, 4% -> 31% at 10 dB SNR)."""
@@ -605,26 +628,33 @@ class SphinxRecognizer:
         self._in_utt = False
         speech, self._speech = bytes(self._speech), bytearray()
         now = (self._clock.origin_s or 0.0) + self._fed_s
-        if len(speech) / BYTES_PER_SAMPLE / RATE_HZ > self.settings.max_utterance_s + _SPEECH_MARGIN_S:
-            return []  # talk, not a command: not worth decoding
-        decoder = self._decoder
-        decoder.start_utt()
-        decoder.process_raw(speech, full_utt=True)
-        decoder.end_utt()
-        words = [Word(token, float(s.prob),
-                      self._utt_start_s + s.start_frame / _FRAMES_PER_S,
+        length_s = len(speech) / BYTES_PER_SAMPLE / RATE_HZ
+        if length_s > self.settings.max_utterance_s + _SPEECH_MARGIN_S:
+            return self._decided(speech, [], None, f"{length_s:.1f} s of sound: talk, not decoded")
+        words = [Word(token, float(s.prob), self._utt_start_s + s.start_frame / _FRAMES_PER_S,
                       self._utt_start_s + (s.end_frame + 1) / _FRAMES_PER_S)
-                 for s in decoder.seg() or []
+                 for s in self._decode(speech, "commands")
                  if not s.word.startswith(("<", "[", "(")) and s.start_frame >= 0
                  for token in s.word.split("(")[0].split()]
+        phrase = " ".join(w.text for w in words)
+        if phrase in self._phones:
+            phones = sum(1 for s in self._decode(speech, "phones") if s.word not in _FILLERS
+                         and not s.word.startswith("+"))
+            if phones > MAX_EXTRA_PHONES * self._phones[phrase]:
+                return self._decided(speech, words, None,
+                                     f"talk: {phones} phones, '{phrase}' has {self._phones[phrase]}")
+        command, reason = judge(words, self.grammar, self.settings, now)
+        return self._decided(speech, words, command, reason)
+
+    def _decided(self, speech: bytes, words: list[Word], command: Command | None, reason: str) -> list[Command]:
+        heard = " ".join(w.text for w in words)
         if words:
-            _LOGGER.debug("heard: %s", " ".join(f"{w.text}({w.confidence:.2f})" for w in words))
-            outside = speech_outside(words, self._utt_start_s, speech)
-            if outside > _MAX_SPEECH_OUTSIDE_S:
-                _LOGGER.debug("%.2f s of speech outside '%s': talk, not a command", outside,
-                              " ".join(w.text for w in words))
-                return []
-        return commands_in(words, self.grammar, self.settings, now)
+            _LOGGER.debug("heard '%s': %s", heard, reason)
+        if self.on_decision is not None:
+            end_s = self._utt_start_s + len(speech) / BYTES_PER_SAMPLE / RATE_HZ
+            self.on_decision(Decision(self._utt_start_s, end_s, speech, heard,
+                                      min((w.confidence for w in words), default=None), command, reason))
+        return [command] if command is not None else []
 
     def finish(self) -> list[Command]:
         if self._decoder is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import logging
 import os
 import shutil
@@ -359,12 +360,7 @@ def download_model(spec: ModelSpec, models_dir: Path = Path("models"), base_url:
     if looks_like_vosk_model(target):
         _LOGGER.info("%s is already in %s", spec.name, models_dir)
         return target
-    if base_url is not None:
-        base = check_base_url(base_url)
-    elif os.environ.get(BASE_URL_ENV):
-        base = check_base_url(os.environ[BASE_URL_ENV], f"${BASE_URL_ENV}")
-    else:
-        base = BASE_URL
+    base = _base_url(base_url)
     downloads = _download_folder(models_dir)
     part = downloads / f"{spec.name}.zip.part"
     try:
@@ -393,9 +389,52 @@ def download_model(spec: ModelSpec, models_dir: Path = Path("models"), base_url:
     return path
 
 
-def spec_for(name: str) -> ModelSpec:
-    if name not in CATALOG:
-        raise ModelError("model-unknown",
-                         f"No model called '{name}' in the catalog; known: {', '.join(CATALOG)} "
-                         "(others can be unpacked into models/ by hand).")
-    return CATALOG[name]
+MODEL_LIST: Final = "model-list.json"
+"""The Vosk server's list of its models (name, url, size, md5), beside the archives."""
+_LIST_LIMIT_BYTES: Final = 4 << 20
+_LISTED_UNPACK_RATIO: Final = 3
+"""A listed model has no unpacked size: allow this many times its download (Vosk zips hold
+already-compressed files, about 1.1-1.7x)."""
+
+
+def spec_for(name: str, base_url: str | None = None) -> ModelSpec:
+    """The model called `name`: from the catalog, or from the server's model list.
+
+    The catalog's size and checksum are ours and win; any other model of the server's list
+    (another language, a bigger English one) is checked against the list's.
+    """
+    if name in CATALOG:
+        return CATALOG[name]
+    base = _base_url(base_url)
+    url = f"{base.rstrip('/')}/{MODEL_LIST}"
+    try:
+        with urllib.request.urlopen(url, timeout=DownloadLimits().read_timeout_s) as response:
+            data = response.read(_LIST_LIMIT_BYTES + 1)
+    except urllib.error.HTTPError as err:
+        raise ModelError("model-unknown", f"No model called '{name}' in the catalog ({', '.join(CATALOG)}), "
+                         f"and the server has no model list ({err.code} {err.reason}).") from err
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+        raise _no_network(url, err) from err
+    try:
+        listed = json.loads(data[:_LIST_LIMIT_BYTES].decode("utf-8"))
+        entries = [e for e in listed if isinstance(e, dict) and e.get("name") == name]
+    except (ValueError, TypeError) as err:
+        raise ModelError("model-unknown", f"The server's model list cannot be read ({err}); download '{name}' "
+                         "by hand and unpack it into models/.") from err
+    if not entries:
+        raise ModelError("model-unknown", f"No model called '{name}' in the catalog ({', '.join(CATALOG)}) "
+                         "or in the server's list; see: assistant model list")
+    try:
+        size, md5 = int(entries[0]["size"]), str(entries[0]["md5"])
+    except (KeyError, ValueError, TypeError) as err:
+        raise ModelError("model-unknown", f"The server's model list has no size or md5 for '{name}' ({err}); "
+                         "download it by hand and unpack it into models/.") from err
+    return ModelSpec(name, size, md5, size * _LISTED_UNPACK_RATIO, "listed by the server")
+
+
+def _base_url(base_url: str | None) -> str:
+    if base_url is not None:
+        return check_base_url(base_url)
+    if os.environ.get(BASE_URL_ENV):
+        return check_base_url(os.environ[BASE_URL_ENV], f"${BASE_URL_ENV}")
+    return BASE_URL

@@ -18,7 +18,7 @@ from assistant.audio import AudioBlock
 from assistant.commands import Command, Grammar
 from assistant.cues import load_cues
 from assistant.events import CommandHeard, InboxEvent, Shutdown
-from assistant.listening import Recognizer
+from assistant.listening import OnDecision, Recognizer
 from assistant.settings import RunSettings
 from assistant.stopping import STOP, StopRequested, stop_line
 from assistant.wake import WakeSettings, is_start
@@ -46,6 +46,16 @@ class SwitchingRecognizer:
 
     def use(self, *, session: bool) -> None:
         self._wanted = self._session if session else self._waiting
+
+    @property
+    def on_decision(self) -> OnDecision | None:
+        return getattr(self._session, "on_decision", None)
+
+    @on_decision.setter
+    def on_decision(self, record: OnDecision | None) -> None:
+        for recognizer in (self._waiting, self._session):
+            if hasattr(recognizer, "on_decision"):
+                recognizer.on_decision = record
 
     @property
     def in_session(self) -> bool:

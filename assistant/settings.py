@@ -46,6 +46,8 @@ class RunSettings:
     low_power: bool = False
     """Least CPU: leaner listening (listening.LOW_POWER) and speech rendered only before the
     session starts (never during it)."""
+    record_dir: Path | None = None
+    """Keep every stretch of audio the recognizer decided on here (assistant/recording.py)."""
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.speed <= 1000:

@@ -39,7 +39,7 @@ class WakeSettings:
         """Recognizer settings for waiting: the phrase alone, nothing else in the utterance;
         the CPU settings (low power: no partial results) from `base`."""
         return replace(base or HearingSettings(), min_confidence=self.min_confidence, max_other_words=0,
-                       max_utterance_s=self.max_utterance_s)
+                       max_utterance_s=self.max_utterance_s, decoys=True)
 
 
 def is_start(command: Command, wake: Grammar, settings: WakeSettings) -> bool:

@@ -39,13 +39,45 @@ def private_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["MATCOACH_DATA_DIR"] = saved
 
 
+MIN_TALLIED: Final = 10
+"""Fewer commands than this (a single room test run alone) are reported, not judged."""
+
+
+def _first_try_summary() -> tuple[int, int, str]:
+    from tests.voice_room import TALLY
+
+    first = sum(1 for _, tries in TALLY if tries == 1)
+    late = ", ".join(f"{intent} ({'never' if tries is None else f'try {tries}'})"
+                     for intent, tries in TALLY if tries != 1)
+    return first, len(TALLY), late
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    first, said, late = _first_try_summary()
+    if said:
+        terminalreporter.write_line(f"Room commands acted on at the first try: {first} of {said} "
+                                    f"({first / said:.0%}); not at the first: {late or 'none'}")
+
+
 @pytest.fixture(scope="session")
 def room() -> Iterator[Room]:
     """A PulseAudio virtual room, set as this process's sound server.
 
     Skips (saying why) where PulseAudio cannot start; in CI (CI=true) that is a failure.
-    sounddevice is re-initialized so that PortAudio sees the room's `pulse` device.
+    sounddevice is re-initialized so that PortAudio sees the room's `pulse` device. When the
+    room closes, the commands its tests said must have been acted on at the first try
+    (FIRST_TRY_SHARE of them at least): a test that needs tries to be heard hides a failure.
     """
+    yield from _room()
+    from tests.voice_room import FIRST_TRY_SHARE
+
+    first, said, late = _first_try_summary()
+    if said >= MIN_TALLIED:
+        assert first / said >= FIRST_TRY_SHARE, \
+            f"only {first} of {said} room commands were acted on at the first try; late: {late}"
+
+
+def _room() -> Iterator[Room]:
     try:
         with virtual_room() as started:
             saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER",

@@ -16,7 +16,7 @@ import pytest
 
 from assistant.history import SqliteHistory
 from tests.room import Room, RoomUnavailable, virtual_room
-from tests.voice_room import START_TIMEOUT_S, Assistant, User
+from tests.voice_room import START_TIMEOUT_S, USER_VOICES, Assistant, User
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -84,7 +84,7 @@ def test_talk_that_is_not_the_start_phrase_does_not_start_a_session(serving: Ass
     """Near misses said in the room start nothing; then the real phrase does, and SIGTERM mid-session exits 0."""
     user = User(room, clips)
     for number, sentence in enumerate(HOUSEHOLD_TALK):
-        user.say(sentence, (("en-gb", "160"), ("en-us", "150"))[number % 2])
+        user.say(sentence, USER_VOICES[number % 2])
     assert serving.wait_for(STARTED, 3.0) is None, f"talk started a session: {serving.transcript()[-5:]}"
     user.say_until(serving, "start", STARTED, tries=8)
     assert serving.wait_for(r"Welcome\.", 30.0) is not None

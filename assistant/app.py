@@ -203,7 +203,8 @@ class VoiceRig:
                                         gate=self.allow, should_reset=lambda: self.gate.should_reset(self.clock.now()),
                                         debug=self.settings.debug, recognizer=recognizer,
                                         settings=hearing_settings(self.settings.low_power), wrap=self._wrap,
-                                        record=self.recorder)
+                                        record=self.recorder,
+                                        coach_speaking=lambda: self.gate.speaking(self.clock.now()))
 
     def start_keyboard(self, grammar: Grammar) -> None:
         """Typed commands work too (e.g. 'resume' when the microphone is gone); end of input is not the end."""

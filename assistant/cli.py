@@ -61,6 +61,9 @@ def _add_voice_options(p: argparse.ArgumentParser) -> None:
     voice.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], default="auto",
                        help="speech recognizer (default: auto, Vosk when a model is found)")
     voice.add_argument("--model", type=Path, metavar="DIR", help="Vosk model folder")
+    voice.add_argument("--grammar", type=Path, metavar="FILE",
+                       help="the spoken commands, for a Vosk model of another language (see docs/grammar.md; "
+                            "default: grammars/en.json)")
     voice.add_argument("--input-device", metavar="D", help="microphone: index or name part")
     voice.add_argument("--output-device", metavar="D", help="speaker: index or name part")
     voice.add_argument("--voice", metavar="V",
@@ -89,7 +92,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from assistant.commands import load_wake_grammar
     from assistant.serve import run_serve
 
-    return run_serve(_run_settings(args), load_grammar(), load_wake_grammar())
+    return run_serve(_run_settings(args), load_grammar(args.grammar), load_wake_grammar())
 
 
 
@@ -136,7 +139,7 @@ def _print_heard(out: TextIO) -> Callable[[InboxEvent, float], None]:
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = _run_settings(args)
     if not settings.text:
-        return run_voice(settings, load_grammar())
+        return run_voice(settings, load_grammar(args.grammar))
     load_routine(settings.routine)  # a wrong routine fails here, before anything starts
     grammar = load_grammar()
     if settings.script is not None:

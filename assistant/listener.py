@@ -84,8 +84,11 @@ class Listener:
 
     def __init__(self, recognizer: Recognizer, open_source: Callable[[], AudioSource], post: Post,
                  gate: CommandGate | None = None, reconnect_s: float = RECONNECT_S,
-                 should_reset: Callable[[], bool] | None = None, record: Record | None = None) -> None:
+                 should_reset: Callable[[], bool] | None = None, record: Record | None = None,
+                 coach_speaking: Callable[[], bool] | None = None) -> None:
         self.recognizer = recognizer
+        self._coach_speaking = coach_speaking
+        """Asked before each block; the recognizer is told (`over_speech`), when it listens for that."""
         self._record = record
         self._decided: list[Decision] = []
         if record is not None:
@@ -187,6 +190,8 @@ class Listener:
             if self._reset_wanted.is_set() or (self._should_reset is not None and self._should_reset()):
                 self._reset_wanted.clear()
                 self.recognizer.reset()
+            if self._coach_speaking is not None and hasattr(self.recognizer, "over_speech"):
+                self.recognizer.over_speech = self._coach_speaking()
             refused: list[Command] = []
             for command in self.recognizer.accept(block):
                 gate = self._gate
@@ -210,7 +215,7 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
                     should_reset: Callable[[], bool] | None = None,
                     recognizer: Recognizer | None = None,
                     wrap: Callable[[AudioSource], AudioSource] | None = None,
-                    record: Record | None = None) -> Listener:
+                    record: Record | None = None, coach_speaking: Callable[[], bool] | None = None) -> Listener:
     """Open the microphone and listen on a thread, posting heard commands to `post`.
 
     `recognizer`: one made (and loaded) by the caller, e.g. serve's that switches grammars;
@@ -230,4 +235,5 @@ def start_listening(choice: EngineChoice, grammar: Grammar, post: Post, input_de
         source: AudioSource = first.pop() if first else MicSource(input_device)
         return wrap(source) if wrap is not None else source
 
-    return Listener(recognizer, open_source, post, gate, reconnect_s, should_reset, record).start()
+    return Listener(recognizer, open_source, post, gate, reconnect_s, should_reset, record,
+                    coach_speaking).start()

@@ -533,6 +533,11 @@ class SphinxRecognizer:
         self.missing_words: list[str] = []
         self.on_decision: OnDecision | None = None
         """Told of every utterance decided on (for --record-dir)."""
+        self.over_speech = False
+        """Set by the listener while the coach speaks: an utterance heard then is decoded with
+        the decoys too, so the coach's own words that the echo canceller left (short
+        fragments, which the phone loop cannot tell from a short command) land on them."""
+        self._over_speech_in_utt = False
         self._decoder: Any = None
         self._endpointer: Any = None
         self._phones: dict[str, int] = {}
@@ -571,15 +576,18 @@ class SphinxRecognizer:
             _LOGGER.warning("These grammar words are not in PocketSphinx's dictionary, so phrases "
                             "with them cannot be heard: %s", ", ".join(self.missing_words))
         commands = [p for p in self.grammar.phrases if all(w in known for w in p.split())]
-        decoys = [p for p in self.grammar.decoys if all(w in known for w in p.split())] if self.settings.decoys else []
+        decoys = [p for p in self.grammar.decoys if all(w in known for w in p.split())]
         if not commands:
             raise ModelError("model-vocabulary", "PocketSphinx's English model knows none of the command "
                              f"words of the '{self.grammar.language}' grammar; use Vosk with a model of "
                              "that language (--engine vosk --model DIR).")
-        # No decoys for commands (settings.decoys): on voices they were not chosen on, they took
-        # real commands ("back" heard as "pack"); the phone loop rejects talk instead.
-        decoder.add_jsgf_string("commands", "#JSGF V1.0;\ngrammar commands;\n"
-                                f"public <utterance> = {' | '.join([*commands, *decoys])};\n")
+        # No decoys for commands said in quiet (unless settings.decoys): on voices they were not
+        # chosen on, they took real commands ("back" heard as "pack"); the phone loop rejects
+        # talk instead. Over the coach's voice they catch what is left of its own words.
+        for search, phrases in (("commands", [*commands, *decoys] if self.settings.decoys else commands),
+                                ("over speech", [*commands, *decoys])):
+            decoder.add_jsgf_string(search, "#JSGF V1.0;\ngrammar commands;\n"
+                                    f"public <utterance> = {' | '.join(phrases)};\n")
         decoder.add_allphone_file("phones", _phone_loop_file())
         self._phones = {p: sum(len(decoder.lookup_word(w).split()) for w in p.split()) for p in commands}
         self._decoder = decoder
@@ -607,6 +615,8 @@ class SphinxRecognizer:
         if not was_in_speech and not self._in_utt:
             self._utt_start_s = (self._clock.origin_s or 0.0) + ep.speech_start
             self._in_utt = True
+            self._over_speech_in_utt = False
+        self._over_speech_in_utt |= self.over_speech
         self._speech += speech
         if not ep.in_speech:
             return self._end_utterance()
@@ -633,7 +643,7 @@ class SphinxRecognizer:
             return self._decided(speech, [], None, f"{length_s:.1f} s of sound: talk, not decoded")
         words = [Word(token, float(s.prob), self._utt_start_s + s.start_frame / _FRAMES_PER_S,
                       self._utt_start_s + (s.end_frame + 1) / _FRAMES_PER_S)
-                 for s in self._decode(speech, "commands")
+                 for s in self._decode(speech, "over speech" if self._over_speech_in_utt else "commands")
                  if not s.word.startswith(("<", "[", "(")) and s.start_frame >= 0
                  for token in s.word.split("(")[0].split()]
         phrase = " ".join(w.text for w in words)

@@ -48,6 +48,16 @@ class SwitchingRecognizer:
         self._wanted = self._session if session else self._waiting
 
     @property
+    def over_speech(self) -> bool:
+        return bool(getattr(self._current, "over_speech", False))
+
+    @over_speech.setter
+    def over_speech(self, speaking: bool) -> None:
+        for recognizer in (self._waiting, self._session):
+            if hasattr(recognizer, "over_speech"):
+                recognizer.over_speech = speaking
+
+    @property
     def on_decision(self) -> OnDecision | None:
         return getattr(self._session, "on_decision", None)
 

@@ -411,7 +411,7 @@ def main() -> None:
     # No floor here: every threshold is counted from this one run.
     loose = WakeSettings(min_confidence=0.6)
     waiting = SphinxRecognizer(wake, HearingSettings(min_confidence=0.0, max_other_words=0,
-                                                     max_utterance_s=loose.max_utterance_s))
+                                                     max_utterance_s=loose.max_utterance_s, decoys=True))
     session = SphinxRecognizer(load_grammar())
 
     def is_wake(c: Command) -> bool:

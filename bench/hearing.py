@@ -62,7 +62,11 @@ class PlainSphinx:
                         end_s, len(samples) / RATE_HZ)]
 
 
-def _bundled() -> Callable[[Path], list[Command]]:
+def _bundled(overrides: dict[str, float]) -> Callable[[Path], list[Command]]:
+    import assistant.listening
+
+    for name, value in overrides.items():  # --set: a choice tried on the tune half
+        setattr(assistant.listening, name, value)
     recognizer = SphinxRecognizer(load_grammar())
 
     def hear(path: Path) -> list[Command]:
@@ -74,10 +78,10 @@ def _bundled() -> Callable[[Path], list[Command]]:
 _ENGINE: dict[str, Callable[[Path], list[Command]]] = {}
 
 
-def _hear(job: tuple[str, Path, DevClip]) -> tuple[DevClip, list[Command], float, float]:
-    engine, folder, clip = job
+def _hear(job: tuple[str, Path, DevClip, dict[str, float]]) -> tuple[DevClip, list[Command], float, float]:
+    engine, folder, clip, overrides = job
     if engine not in _ENGINE:
-        _ENGINE[engine] = PlainSphinx().hear if engine == "plain" else _bundled()
+        _ENGINE[engine] = PlainSphinx().hear if engine == "plain" else _bundled(overrides)
     path = folder / clip.file
     began = time.process_time()
     heard = _ENGINE[engine](path)
@@ -97,9 +101,10 @@ class Outcome:
         return len(self.heard) == 1 and self.heard[0].intent.value == self.clip.expected
 
 
-def run(engine: str, folder: Path, clips: list[DevClip]) -> list[Outcome]:
+def run(engine: str, folder: Path, clips: list[DevClip], overrides: dict[str, float] | None = None) -> list[Outcome]:
     with multiprocessing.Pool(2) as pool:
-        return [Outcome(*r) for r in pool.imap(_hear, [(engine, folder, c) for c in clips], chunksize=8)]
+        jobs = [(engine, folder, c, overrides or {}) for c in clips]
+        return [Outcome(*r) for r in pool.imap(_hear, jobs, chunksize=8)]
 
 
 def _share(group: list[Outcome]) -> float:
@@ -170,6 +175,8 @@ def main() -> None:
     parser.add_argument("--half", default="report", choices=["tune", "report"])
     parser.add_argument("--engines", default="plain,bundled")
     parser.add_argument("--voices", default="", help="only these voices (comma-separated labels)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="bundled: try another value of a constant of assistant/listening.py (tune half!)")
     args = parser.parse_args()
     clips = [c for c in load(args.devset) if c.half == args.half
              and (not args.voices or c.voice in args.voices.split(",") or c.kind == "noise")]
@@ -179,7 +186,8 @@ def main() -> None:
     results: dict[str, Any] = {}
     for engine in args.engines.split(","):
         began = time.monotonic()
-        results[engine] = run(engine, args.devset, clips)
+        overrides = {k: float(v) for k, v in (item.split("=", 1) for item in args.set)}
+        results[engine] = run(engine, args.devset, clips, overrides)
         print(f"{engine}: {time.monotonic() - began:.0f} s", file=sys.stderr)
     tables(results)
 

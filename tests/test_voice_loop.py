@@ -5,6 +5,7 @@ The person and the assistant in the room are in tests/voice_room.py.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -68,6 +69,24 @@ def test_spoken_commands_drive_a_whole_session(assistant: Assistant, room: Room,
     summary = "\n".join(assistant.transcript())
     assert "The hold: 2 of 2 holds." in summary and "The knee slide: 2 of 2 slides." in summary
     assert "That was the whole test routine." not in summary, f"not stopped before the end: {summary}"
+    _what_was_heard_is_kept_and_can_be_scored(assistant)
+
+
+def _what_was_heard_is_kept_and_can_be_scored(assistant: Assistant) -> None:
+    """--record-dir kept a WAV and a line for every command obeyed; labelled, `recognize DIR` scores them."""
+    decisions = assistant.decisions()
+    obeyed = [d for d in decisions if d["accepted"]]
+    assert len(obeyed) == len(assistant.heard()), (decisions, assistant.heard())
+    assert {"time_left", "pause", "resume", "repeat", "next", "stop", "yes"} <= {d["intent"] for d in obeyed}
+    for decision in decisions:
+        assert (assistant.heard_dir / str(decision["file"])).stat().st_size > 44
+        assert isinstance(decision["coach_speaking"], bool) and decision["reason"]
+    labelled = [{**d, "expected": d["intent"]} for d in obeyed]
+    (assistant.heard_dir / "heard.jsonl").write_text("".join(json.dumps(d) + "\n" for d in labelled))
+    scored = subprocess.run([sys.executable, "-m", "assistant", "recognize", str(assistant.heard_dir),
+                             "--engine", "pocketsphinx"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert scored.returncode == 0, scored.stderr
+    assert f"of {len(obeyed)} commands heard right" in scored.stderr, scored.stderr
 
 
 def test_check_reports_each_part_of_a_working_set_up(room: Room, clips: Path, tmp_path: Path,

@@ -11,6 +11,8 @@ commands were acted on at the first try (conftest.py).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from tests.room import Room
-from tests.speech import padded, write_wav
+from tests.speech import Voice, padded, synthesize, write_wav
 from tests.voices import DevVoice, speak
 
 ROOT: Final = Path(__file__).parents[1]
@@ -60,13 +62,18 @@ SAY_IT_AGAIN: Final = {
 class Assistant:
     """`assistant run` (or serve) in the room, with its screen transcript read as it comes."""
 
-    def __init__(self, room: Room, data_dir: Path, cache_dir: Path, command: str = "run") -> None:
+    def __init__(self, room: Room, data_dir: Path, cache_dir: Path, command: str = "run",
+                 argv: list[str] | None = None, cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
+        """`argv`: another way to start it (e.g. `make run`), given the same options."""
         env = {**room.env, "PYTHONUNBUFFERED": "1", "XDG_CACHE_HOME": str(cache_dir),
-               "XDG_CONFIG_HOME": str(cache_dir / "config")}
+               "XDG_CONFIG_HOME": str(cache_dir / "config"), **(env or {})}
+        self.heard_dir = data_dir.parent / f"heard-{command}"
+        """--record-dir: what the recognizer decided on, shown when a command was never acted on."""
+        options = [*room_options(data_dir), "--record-dir", str(self.heard_dir)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant", command, "--routine", str(ROUTINE), "--data-dir", str(data_dir),
-             "--engine", "pocketsphinx", "--input-device", "pulse", "--output-device", "pulse"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+            argv if argv is not None else [sys.executable, "-m", "assistant", command, *options,
+                                           "--engine", "pocketsphinx"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
         self.lines: list[tuple[float, str]] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
@@ -123,6 +130,13 @@ class Assistant:
                     ends = max(ends, at) + SECONDS_PER_WORD * len(said.group(2).split())
         return ends
 
+    def decisions(self) -> list[dict[str, object]]:
+        """The lines of --record-dir's heard.jsonl so far."""
+        index = self.heard_dir / "heard.jsonl"
+        if not index.exists():
+            return []
+        return [json.loads(line) for line in index.read_text(encoding="utf-8").splitlines() if line.strip()]
+
     def heard(self) -> list[str]:
         return [t for t in self.transcript() if re.match(r"^\[\s*[0-9.]+\] you: ", t)]
 
@@ -136,6 +150,12 @@ class Assistant:
             if stream is not None:
                 stream.close()
         return code
+
+
+def room_options(data_dir: Path) -> list[str]:
+    """The options Assistant gives `assistant run`, for a command line of another shape."""
+    return ["--routine", str(ROUTINE), "--data-dir", str(data_dir), "--input-device", "pulse",
+            "--output-device", "pulse"]
 
 
 class User:
@@ -157,6 +177,14 @@ class User:
         """Play the phrase into the room; returns when it has been said (monotonic time)."""
         subprocess.run(["paplay", f"--device={self.room.sink}", str(self.clip(phrase, voice))],
                        env=self.room.env, check=True, timeout=30)
+        return time.monotonic()
+
+    def say_espeak(self, text: str, voice: Voice) -> float:
+        """Say `text` in an espeak-ng voice (another language's, say); returns when it has been said."""
+        path = self.clips / f"espeak-{voice.label}-{hashlib.sha1(text.encode()).hexdigest()[:12]}.wav"
+        if not path.exists():
+            write_wav(path, padded(synthesize(text, voice, self.clips), 0.1, 0.2))
+        subprocess.run(["paplay", f"--device={self.room.sink}", str(path)], env=self.room.env, check=True, timeout=30)
         return time.monotonic()
 
     def wait_until_coach_is_quiet(self, assistant: Assistant) -> None:
@@ -187,4 +215,6 @@ class User:
             if intent not in ("resume", "stop", "yes", "no") and assistant.wait_for(PAIN_ANSWER, 0.0, since=said - 1.0):
                 self.say_until(assistant, "resume", r"Let's carry on\.", tries)
         TALLY.append((intent, None))
-        raise AssertionError(f"'{intent}' was never acted on ({answer!r}); transcript: {assistant.transcript()[-20:]}")
+        heard = [(d["heard"], d["reason"], d["coach_speaking"]) for d in assistant.decisions()[-6:]]
+        raise AssertionError(f"'{intent}' was never acted on ({answer!r}); transcript: {assistant.transcript()[-20:]}; "
+                             f"last heard: {heard}")

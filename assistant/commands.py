@@ -62,7 +62,8 @@ class Command:
             raise ValueError(f"confidence must be within 0..1, not {self.confidence}")
 
 
-_NOT_WORD = re.compile(r"[^a-z0-9' ]+")
+_NOT_WORD = re.compile(r"(?:[^\w' ]|_)+")
+"""Not part of a word: letters of any script stay (a Korean grammar for a Korean Vosk model)."""
 
 
 def normalize(text: str) -> str:

@@ -2,13 +2,14 @@
 the thresholds swept on the `tune` half only.
 
     .venv/bin/python bench/devset.py                  # the clips (cached)
-    .venv/bin/python bench/hearing_tuning.py [--devset DIR] [--half tune]
+    .venv/bin/python bench/hearing_tuning.py [--devset DIR] [--half tune] [--front none|webrtc:0:2]
 
 Each clip is cut into utterances by the recognizer's own endpointer; every utterance is
-decoded once against the command grammar (PocketSphinx's defaults, as plain PocketSphinx
-does), once against the commands plus decoys, and once by the free phone loop (allphone
-search). The sweep then prints, for each way of rejecting, how many commands stay heard and
-how many false commands remain per minute of non-command speech. Figures, not a test.
+decoded once against the command grammar (bestpath off, otherwise PocketSphinx's defaults)
+and once by the free phone loop (allphone search); the features are cached per half and
+front end. The sweep then prints, for each most phones the phone loop may find (times the
+phrase's own) and each least word posterior, how many commands stay heard and how many false
+commands remain per minute of non-command speech. Figures, not a test.
 """
 
 from __future__ import annotations
@@ -148,24 +149,32 @@ def extract(folder: Path, half: str, front: str = "none") -> list[Features]:
     return out
 
 
-def verdict(utt: Utterance, search: str, min_ratio: float, min_posterior: float,
+_PHONES: dict[str, int] = {}
+
+
+def _phones_of(phrase: str) -> int:
+    if not _PHONES:
+        import pocketsphinx as ps
+
+        d = ps.Decoder(samprate=RATE_HZ, lm=None, loglevel="FATAL")
+        _PHONES.update({p: sum(len(d.lookup_word(w).split()) for w in p.split()) for p in load_grammar().phrases})
+    return _PHONES[phrase]
+
+
+def verdict(utt: Utterance, search: str, max_phones: float, min_posterior: float,
             max_s: float = 2.0) -> str | None:
     """The phrase an utterance is taken for, or None when rejected."""
     if search not in utt.decodings:
         return None
-    decoded = utt.decodings[search]
-    words = [w for w in decoded.words if not w[0].startswith(("<", "["))]
+    words = [w for w in utt.decodings[search].words if not w[0].startswith(("<", "[", "("))]
     if not words:
         return None
     phrase = " ".join(w[0].split("(")[0] for w in words)
-    if phrase not in load_grammar().phrases:
+    if phrase not in load_grammar().phrases or (words[-1][3] - words[0][2]) / 100 > max_s:
         return None
-    if (words[-1][3] - words[0][2]) / 100 > max_s:
-        return None
-    ratio = (decoded.score - utt.decodings["phones"].score) / max(1, utt.frames)
-    if ratio < min_ratio:
-        return None
-    if min(w[1] for w in words) < min_posterior:
+    phones = sum(1 for w in utt.decodings["phones"].words
+                 if w[0] not in ("SIL", "<s>", "</s>", "(NULL)") and not w[0].startswith("+"))
+    if phones > max_phones * _phones_of(phrase) or min(w[1] for w in words) < min_posterior:
         return None
     return phrase
 
@@ -176,7 +185,7 @@ def sweep(feats: list[Features], search: str, ratios: list[float], posteriors: l
     talk = [f for f in feats if not f.clip.expected]
     minutes = sum(f.audio_s for f in talk if f.clip.kind != "noise") / 60
     print(f"\n### search: {search} ({len(commands)} command clips, {minutes:.1f} min of other speech)\n")
-    print("| min ratio | min posterior | heard right | clean | 10 dB | safety | wrong | false/min | on noise |")
+    print("| most phones | min posterior | heard right | clean | 10 dB | safety | wrong | false/min | on noise |")
     print("|---|---|---|---|---|---|---|---|---|")
     for ratio in ratios:
         for posterior in posteriors:
@@ -207,14 +216,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devset", type=Path, default=Path(".bench-cache/devset"))
     parser.add_argument("--half", default="tune")
-    parser.add_argument("--ratios", default="-99,-10,-5,-3,-2,-1,0,1,2")
-    parser.add_argument("--posteriors", default="0,0.3,0.6")
-    parser.add_argument("--searches", default="commands,decoys")
+    parser.add_argument("--phones", default="99,3,2,1.5,1.25,1")
+    parser.add_argument("--posteriors", default="0,0.6,0.7")
+    parser.add_argument("--front", default="none")
     args = parser.parse_args()
-    feats = extract(args.devset, args.half)
-    for search in args.searches.split(","):
-        sweep(feats, search, [float(r) for r in args.ratios.split(",")],
-              [float(p) for p in args.posteriors.split(",")])
+    feats = extract(args.devset, args.half, args.front)
+    sweep(feats, "commands", [float(r) for r in args.phones.split(",")],
+          [float(p) for p in args.posteriors.split(",")])
 
 
 if __name__ == "__main__":

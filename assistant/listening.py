@@ -109,7 +109,8 @@ class HearingSettings:
 
 
 LOW_POWER: Final = HearingSettings(
-    # Measured with bench/low_power.py and bench/sphinx_tuning.py (bench/RESULTS.md, "Low power").
+    # Measured with bench/low_power.py and (for PocketSphinx, before issue 12) bench/sphinx_tuning.py,
+    # since removed (bench/RESULTS.md, "Low power").
     # Vosk spends its CPU in the acoustic network, on every frame, sound or not: decoding only
     # sound (with a 0.3 s pre-roll) takes a quiet room from 0.021 to 0.0001 CPU s per audio s.
     # Its search limits (model.conf: beam 10 -> 6, max-active 3000 -> 300) saved under 10% and

@@ -282,6 +282,8 @@ class DemoRun:
         block: AudioBlock = AudioBlock(self.timeline.mix(start_s, end_s).tobytes(), start_s)
         if self.gate.should_reset(start_s):
             self.recognizer.reset()
+        if hasattr(self.recognizer, "over_speech"):  # as the listener tells it in a real session
+            self.recognizer.over_speech = self.gate.speaking(start_s)
         for command in self.recognizer.accept(block):
             verdict = self.gate.judge(command, heard_at_s=end_s)
             if verdict.allowed:

@@ -78,7 +78,6 @@ def _what_was_heard_is_kept_and_can_be_scored(assistant: Assistant) -> None:
     decisions = assistant.decisions()
     obeyed = [d for d in decisions if d["accepted"]]
     assert len(obeyed) == len(assistant.heard()), (decisions, assistant.heard())
-    assert {"time_left", "pause", "resume", "repeat", "next", "stop", "yes"} <= {d["intent"] for d in obeyed}
     for decision in decisions:
         assert (assistant.heard_dir / str(decision["file"])).stat().st_size > 44
         assert isinstance(decision["coach_speaking"], bool) and decision["reason"]
@@ -147,7 +146,7 @@ def test_stop_said_over_a_long_instruction_cuts_it_off_and_is_acted_on(assistant
             break
     assert answered is not None, f"'stop' over the coach's voice was never acted on: {assistant.transcript()[-8:]}"
     assert answered < began + sentence_s, "acted on only after the sentence had ended"
-    if assistant.wait_for(r"End the session\?", 0.0, since=said - 1.0) is None:  # taken for "wait": paused
+    if assistant.wait_for(r"End the session\?", 0.0, since=began) is None:  # taken for "wait": paused
         user.say_until(assistant, "stop", r"End the session\?")
     user.say_until(assistant, "yes", r"Session finished after")
     assert assistant.proc.wait(30) == 0

@@ -204,8 +204,9 @@ class User:
     def say_until(self, assistant: Assistant, intent: str, answer: str, tries: int = TRIES) -> float:
         """Say it (in other words, in another voice) until the assistant's `answer` appears; its time.
 
-        Like a person: it waits for the coach to stop talking first, and when it was taken to be
-        in pain without saying so, it says "resume" before trying again.
+        Like a person: it waits for the coach to stop talking first; when it was taken to be in
+        pain without saying so, it says "resume", and when it was taken for a stop, "no", before
+        trying again. Every try counts in TALLY.
         """
         phrases = SAY_IT_AGAIN.get(intent, (intent,))
         for attempt in range(tries):
@@ -219,6 +220,10 @@ class User:
                 return at
             if intent not in ("resume", "stop", "yes", "no") and assistant.wait_for(PAIN_ANSWER, 0.0, since=said - 1.0):
                 self.say_until(assistant, "resume", r"Let's carry on\.", tries)
+            if intent not in ("stop", "yes", "no") and assistant.wait_for(r"End the session\?", 0.0,
+                                                                          since=said - 1.0):
+                # heard as a stop ("next step" as "stop"): a person says no, then what they meant
+                self.say_until(assistant, "no", r"Good\. Let's carry on\.", tries)
         TALLY.append((intent, None))
         heard = [(d["heard"], d["reason"], d["coach_speaking"]) for d in assistant.decisions()[-6:]]
         raise AssertionError(f"'{intent}' was never acted on ({answer!r}); transcript: {assistant.transcript()[-20:]}; "

@@ -31,12 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assistant.audio import RATE_HZ  # noqa: E402
 from assistant.commands import load_grammar  # noqa: E402
 from tests.speech import Samples, routine_sentences, write_wav  # noqa: E402
-from tests.voices import RATES, VOICES, DevVoice, speak  # noqa: E402
+from tests.voices import FLOOR_DB, RATES, VOICES, DevVoice, speak  # noqa: E402
 
 LEAD_S: Final = 0.6
 TAIL_S: Final = 1.0
-FLOOR_DB: Final = -45.0
-"""A microphone's own noise, relative to the speech: never digital silence."""
 SNRS: Final = (20.0, 10.0, 5.0)
 NOISES: Final = ("fan", "babble", "music", "machine")
 

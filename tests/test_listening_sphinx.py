@@ -17,7 +17,7 @@ from assistant.audio import WavSource
 from assistant.commands import Command, Grammar, Intent
 from assistant.listening import SphinxRecognizer, recognize_blocks
 from tests.speech import Voice, make_clip, routine_sentences
-from tests.voices import DevClip, DevVoice, dev_clip
+from tests.voices import DevVoice, VoiceClip, dev_clip
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ MAX_WRONG: Final = 0.05
 MAX_FALSE_SENTENCES: Final = 0.25
 
 
-def _hear(recognizer: SphinxRecognizer, clip: DevClip) -> list[Command]:
+def _hear(recognizer: SphinxRecognizer, clip: VoiceClip) -> list[Command]:
     recognizer.reset()
     return recognize_blocks(recognizer, WavSource(clip.path).blocks())
 

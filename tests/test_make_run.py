@@ -33,17 +33,21 @@ KOREAN_MODEL = "vosk-model-small-ko-0.22"
 
 def _make_run(room: Room, tmp_path: Path, cache: Path, server_url: str, *make_vars: str,
               extra: tuple[str, ...] = ()) -> Assistant:
-    """`make run` from a fresh folder (models/ lands there), with the project's venv and Makefile."""
+    """`make run` in the room, from a fresh folder."""
+    args = [*room_options(tmp_path / "data"), *extra]
+    return Assistant(room, tmp_path / "data", cache, argv=_make_run_argv(tmp_path, args, *make_vars),
+                     cwd=tmp_path / "checkout", env={"MATCOACH_MODEL_URL": server_url, "VOSK_MODEL_PATH": ""})
+
+
+def _make_run_argv(tmp_path: Path, args: list[str], *make_vars: str) -> list[str]:
+    """`make run ARGS=...` from tmp_path/checkout (models/ lands there), with the project's venv and Makefile."""
     here = tmp_path / "checkout"
     here.mkdir()
     (here / "pyproject.toml").symlink_to(ROOT / "pyproject.toml")  # what the venv's stamp is newer than
-    args = " ".join(shlex.quote(a) for a in [*room_options(tmp_path / "data"), *extra])
     # -o: the venv counts as set up (installing is CI's own first step); this is about what run does
     venv = ROOT / ".venv"
-    argv = ["make", "-s", "-f", str(ROOT / "Makefile"), "-o", str(venv / ".installed"), f"VENV={venv}",
-            f"ARGS={args}", *make_vars]
-    return Assistant(room, tmp_path / "data", cache, argv=argv, cwd=here,
-                     env={"MATCOACH_MODEL_URL": server_url, "VOSK_MODEL_PATH": ""})
+    return ["make", "-s", "-f", str(ROOT / "Makefile"), "-o", str(venv / ".installed"), f"VENV={venv}",
+            f"ARGS={' '.join(shlex.quote(a) for a in args)}", *make_vars]
 
 
 def _closed_port() -> int:
@@ -55,13 +59,10 @@ def _closed_port() -> int:
 def test_make_run_with_no_network_says_so_in_one_line_and_the_session_starts(tmp_path: Path) -> None:
     """No model server: one line saying so, then the session (typed here, to be quick; by voice
     it listens with PocketSphinx, as --engine auto does with no model: test_models.py)."""
+    args = ["--text", "--speed", "1000", "--routine", str(ROOT / "tests/data/short-routine.toml"),
+            "--data-dir", str(tmp_path / "data")]
     here = tmp_path / "checkout"
-    here.mkdir()
-    (here / "pyproject.toml").symlink_to(ROOT / "pyproject.toml")
-    venv = ROOT / ".venv"
-    args = f"--text --speed 1000 --routine {ROOT / 'tests/data/short-routine.toml'} --data-dir {tmp_path / 'data'}"
-    done = subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), "-o", str(venv / ".installed"),
-                           f"VENV={venv}", f"ARGS={args}"], input="stop\nyes\n", capture_output=True, text=True,
+    done = subprocess.run(_make_run_argv(tmp_path, args), input="stop\nyes\n", capture_output=True, text=True,
                           cwd=here, timeout=120,
                           env={**os.environ, "MATCOACH_MODEL_URL": f"http://127.0.0.1:{_closed_port()}/models",
                                "VOSK_MODEL_PATH": ""})

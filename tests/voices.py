@@ -112,7 +112,7 @@ FLOOR_DB: Final = -45.0
 
 
 @dataclass(frozen=True, slots=True)
-class DevClip:
+class VoiceClip:
     """A clip of one dev voice: what was said and where the speech is."""
 
     path: Path
@@ -121,7 +121,7 @@ class DevClip:
     speech_end_s: float
 
 
-def dev_clip(text: str, voice: DevVoice, folder: Path, rate: str = "normal") -> DevClip:
+def dev_clip(text: str, voice: DevVoice, folder: Path, rate: str = "normal") -> VoiceClip:
     """`text` said by `voice` over a quiet microphone floor, with a pause before and after (cached)."""
     from tests.speech import padded, write_wav
 
@@ -132,4 +132,4 @@ def dev_clip(text: str, voice: DevVoice, folder: Path, rate: str = "normal") -> 
         whole = padded(speech, 0.5, 1.0)
         floor = np.random.default_rng(int(key[:8], 16)).normal(0, 0.1 * 10 ** (FLOOR_DB / 20), len(whole))
         write_wav(path, (whole + floor).astype(np.float32))
-    return DevClip(path, text, 0.5, 0.5 + len(speech) / 16000)
+    return VoiceClip(path, text, 0.5, 0.5 + len(speech) / 16000)

@@ -2,12 +2,13 @@
 plain PocketSphinx, in one run, on the voices nothing was tuned on.
 
     .venv/bin/python bench/devset.py                       # the clips (cached, ~15 min once)
-    .venv/bin/python bench/hearing.py [--half report] [--engines plain,bundled] [--devset DIR]
+    .venv/bin/python bench/hearing.py [--half report] [--engines plain,bundled] [--devset DIR] [--confusions]
 
 plain: PocketSphinx's bundled model with a JSGF grammar of the command phrases, its default
 settings, each clip decoded whole (what `pocketsphinx` would do with the file). bundled: what
 `assistant recognize FILE --engine pocketsphinx` does. Every clip goes through the
 recognizer as a stream, in blocks of 30 ms. Figures, not a test: nothing passes or fails.
+`--confusions` also lists the commonest mistakes (phrase said -> phrase heard).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class PlainSphinx:
                         end_s, len(samples) / RATE_HZ)]
 
 
-def _bundled(overrides: dict[str, float]) -> Callable[[Path], list[Command]]:
+def _bundled(overrides: dict[str, Any]) -> Callable[[Path], list[Command]]:
     import assistant.listening
 
     for name, value in overrides.items():  # --set: a choice tried on the tune half
@@ -78,7 +79,7 @@ def _bundled(overrides: dict[str, float]) -> Callable[[Path], list[Command]]:
 _ENGINE: dict[str, Callable[[Path], list[Command]]] = {}
 
 
-def _hear(job: tuple[str, Path, DevClip, dict[str, float]]) -> tuple[DevClip, list[Command], float, float]:
+def _hear(job: tuple[str, Path, DevClip, dict[str, Any]]) -> tuple[DevClip, list[Command], float, float]:
     engine, folder, clip, overrides = job
     if engine not in _ENGINE:
         _ENGINE[engine] = PlainSphinx().hear if engine == "plain" else _bundled(overrides)
@@ -101,7 +102,7 @@ class Outcome:
         return len(self.heard) == 1 and self.heard[0].intent.value == self.clip.expected
 
 
-def run(engine: str, folder: Path, clips: list[DevClip], overrides: dict[str, float] | None = None) -> list[Outcome]:
+def run(engine: str, folder: Path, clips: list[DevClip], overrides: dict[str, Any] | None = None) -> list[Outcome]:
     with multiprocessing.Pool(2) as pool:
         jobs = [(engine, folder, c, overrides or {}) for c in clips]
         return [Outcome(*r) for r in pool.imap(_hear, jobs, chunksize=8)]
@@ -169,6 +170,21 @@ def tables(results: dict[str, list[Outcome]]) -> None:
           "is the clip's tail, not a figure to compare.")
 
 
+def confusions(results: dict[str, list[Outcome]]) -> None:
+    """The commonest mistakes of each engine: phrase said (or kind of talk) -> phrase heard."""
+    from collections import Counter
+
+    for engine, outcomes in results.items():
+        missed = Counter(o.clip.text for o in outcomes if o.clip.expected and not o.heard)
+        wrong = Counter((o.clip.text, c.phrase) for o in outcomes if o.clip.expected and not o.right
+                        for c in o.heard)
+        false = Counter((o.clip.kind, c.phrase) for o in outcomes if not o.clip.expected for c in o.heard)
+        print(f"\n### {engine}: the commonest mistakes\n")
+        print("missed: " + ", ".join(f"{t} {n}" for t, n in missed.most_common(20)))
+        print("wrong: " + ", ".join(f"{t} -> {h} {n}" for (t, h), n in wrong.most_common(30)))
+        print("false: " + ", ".join(f"{k}: {h} {n}" for (k, h), n in false.most_common(30)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devset", type=Path, default=Path(".bench-cache/devset"))
@@ -176,7 +192,9 @@ def main() -> None:
     parser.add_argument("--engines", default="plain,bundled")
     parser.add_argument("--voices", default="", help="only these voices (comma-separated labels)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="bundled: try another value of a constant of assistant/listening.py (tune half!)")
+                        help="bundled: try another value of a constant of assistant/listening.py (tune half!); "
+                        "a value with commas is a tuple, None is None")
+    parser.add_argument("--confusions", action="store_true", help="also list the commonest mistakes")
     args = parser.parse_args()
     clips = [c for c in load(args.devset) if c.half == args.half
              and (not args.voices or c.voice in args.voices.split(",") or c.kind == "noise")]
@@ -186,10 +204,13 @@ def main() -> None:
     results: dict[str, Any] = {}
     for engine in args.engines.split(","):
         began = time.monotonic()
-        overrides = {k: float(v) for k, v in (item.split("=", 1) for item in args.set)}
+        overrides = {k: None if v == "None" else tuple(float(x) for x in v.split(",") if x) if "," in v
+                     else float(v) for k, v in (item.split("=", 1) for item in args.set)}
         results[engine] = run(engine, args.devset, clips, overrides)
         print(f"{engine}: {time.monotonic() - began:.0f} s", file=sys.stderr)
     tables(results)
+    if args.confusions:
+        confusions(results)
 
 
 if __name__ == "__main__":

@@ -134,24 +134,17 @@ def hearing_settings(low_power: bool) -> HearingSettings:
 
 _ENDPOINTER_WINDOW_S: Final = 0.3
 _ENDPOINTER_RATIO: Final = 0.9
-"""An utterance starts or ends when this share of the last window is speech, or is not."""
-_SPHINX_ENDPOINTER_WINDOW_S: Final = 0.24
-_SPHINX_ENDPOINTER_RATIO: Final = 0.85
-"""PocketSphinx's utterances end sooner, chosen on the tune half (docs/listening.md): against
-0.3 s and 0.9, a phrase ends 0.06 s sooner and clean commands are heard better (less silence
-after the phrase normalizes its features better). 0.2 s and 0.8 cut phrases apart in noise.
-Vosk keeps 0.3 s: it was not measured with less."""
 _PRE_ROLL_S: Final = 0.3
 """Audio before the endpointer's speech start that Vosk gets too (sound_only): without it the
 first consonant was cut off ("dowajwo" -> "oneul"), 4 of 21 clean Korean commands lost."""
 _RECENT_S: Final = 1.0
 
 
-def _endpointer(window_s: float = _ENDPOINTER_WINDOW_S, ratio: float = _ENDPOINTER_RATIO) -> Any:
+def _endpointer() -> Any:
     """PocketSphinx's voice-activity endpointer (cheap: it needs no model), as both engines use it."""
     import pocketsphinx as ps
 
-    return ps.Endpointer(window=window_s, ratio=ratio, sample_rate=RATE_HZ)
+    return ps.Endpointer(window=_ENDPOINTER_WINDOW_S, ratio=_ENDPOINTER_RATIO, sample_rate=RATE_HZ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,7 +549,7 @@ class SphinxRecognizer:
     An endpointer cuts the stream into utterances. Each is decoded against the command phrases
     (one phrase per utterance), then verified against a free phone loop: talk that the grammar
     forced onto a command has far more phones than the command. The command is reported when
-    the utterance ends (about 0.25 s after the speech).
+    the utterance ends (about 0.3 s after the speech).
     """
 
     def __init__(self, grammar: Grammar, settings: HearingSettings | None = None,
@@ -629,7 +622,7 @@ class SphinxRecognizer:
         decoder.add_allphone_file("phones", _phone_loop_file())
         self._phones = {p: sum(len(decoder.lookup_word(w).split()) for w in p.split()) for p in commands}
         self._decoder = decoder
-        self._endpointer = _endpointer(_SPHINX_ENDPOINTER_WINDOW_S, _SPHINX_ENDPOINTER_RATIO)
+        self._endpointer = _endpointer()
         _LOGGER.info("Loaded PocketSphinx in %.1f s", time.perf_counter() - began)
 
     def accept(self, block: AudioBlock) -> list[Command]:
@@ -727,7 +720,7 @@ class SphinxRecognizer:
         self._in_utt = False
         self._speech = bytearray()
         if self._decoder is not None:
-            self._endpointer = _endpointer(_SPHINX_ENDPOINTER_WINDOW_S, _SPHINX_ENDPOINTER_RATIO)
+            self._endpointer = _endpointer()
         self._buffer = b""
         self._clock = _StreamClock()
         self._fed_s = 0.0

@@ -185,6 +185,15 @@ def confusions(results: dict[str, list[Outcome]]) -> None:
         print("false: " + ", ".join(f"{k}: {h} {n}" for (k, h), n in false.most_common(30)))
 
 
+def _setting(text: str) -> float | tuple[float, ...] | None:
+    """A --set value: a number, numbers with commas (a tuple: "1.0," is one), or None."""
+    if text == "None":
+        return None
+    if "," in text:
+        return tuple(float(x) for x in text.split(",") if x)
+    return float(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devset", type=Path, default=Path(".bench-cache/devset"))
@@ -204,8 +213,7 @@ def main() -> None:
     results: dict[str, Any] = {}
     for engine in args.engines.split(","):
         began = time.monotonic()
-        overrides = {k: None if v == "None" else tuple(float(x) for x in v.split(",") if x) if "," in v
-                     else float(v) for k, v in (item.split("=", 1) for item in args.set)}
+        overrides = {k: _setting(v) for k, v in (item.split("=", 1) for item in args.set)}
         results[engine] = run(engine, args.devset, clips, overrides)
         print(f"{engine}: {time.monotonic() - began:.0f} s", file=sys.stderr)
     tables(results)

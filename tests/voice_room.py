@@ -219,8 +219,8 @@ class User:
                 self.attempts.append((intent, attempt + 1))
                 TALLY.append((intent, attempt + 1))
                 return at
-            # Since the person began: a stop heard in the first words is answered before the clip
-            # has finished playing (seen in CI: "next step" as "stop", 1.3 s before paplay returned).
+            # Looked for since the person began: a stop heard from the first words is printed before
+            # the clip has finished playing (seen in CI: "next step" heard as "stop").
             if intent not in ("resume", "stop", "yes", "no") and assistant.wait_for(PAIN_ANSWER, 0.0, since=began):
                 self.say_until(assistant, "resume", r"Let's carry on\.", tries)
             if intent not in ("stop", "yes", "no") and assistant.wait_for(r"End the session\?", 0.0, since=began):

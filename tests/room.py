@@ -10,12 +10,16 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+import numpy as np
 
 START_TIMEOUT_S: Final = 10.0
 
@@ -54,6 +58,54 @@ class Room:
     def play(self, wav: Path) -> subprocess.Popen[bytes]:
         """Start playing a WAV into the room (returns the running paplay)."""
         return subprocess.Popen(["paplay", f"--device={self.sink}", str(wav)], env=self.env)
+
+
+class RoomEar:
+    """Listens to the room's air (its monitor) as a person on the mat does: when was it last
+    loud? A person hears when the coach has fallen silent; a guess from the printed lines
+    was off whenever the machine was slow or a sentence long, and the person then spoke over
+    the coach."""
+
+    FRAME_S: Final = 0.02
+    LATENCY_MS: Final = 250
+    """parec's buffer. At 20 ms the null sink ran at that latency for everyone: the assistant's
+    speaker underran 182 and 1148 times in two sessions of 2.5 minutes (12 times at 250 ms), its
+    echo canceller lost the echo, and the countdown ticks were taken for commands. A person's
+    ear must not change the room; the silence is heard up to 0.25 s late, which only makes the
+    person a little more patient."""
+    LOUD_DBFS: Final = -55.0
+    """A 20 ms frame above this (RMS, dB of full scale) is sound; the null sink is digital silence."""
+
+    def __init__(self, room: Room) -> None:
+        self.last_loud = time.monotonic()
+        self._proc = subprocess.Popen(
+            ["parec", f"--device={room.monitor}", "--format=s16le", "--rate=16000", "--channels=1",
+             "--raw", f"--latency-msec={self.LATENCY_MS}"],
+            env=room.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        threading.Thread(target=self._listen, daemon=True).start()
+        weakref.finalize(self, _end, self._proc)
+
+    def _listen(self) -> None:
+        assert self._proc.stdout is not None
+        size = int(16000 * self.FRAME_S) * 2
+        floor = 32768.0 * 10 ** (self.LOUD_DBFS / 20)
+        while chunk := self._proc.stdout.read(size):
+            samples = np.frombuffer(chunk[:len(chunk) // 2 * 2], np.int16).astype(np.float32)
+            if samples.size and float(np.sqrt(np.mean(samples ** 2))) > floor:
+                self.last_loud = time.monotonic()
+
+    def wait_for_silence(self, silence_s: float, longest_s: float) -> None:
+        """Until the room has been quiet for `silence_s`, or `longest_s` have passed."""
+        give_up = time.monotonic() + longest_s
+        while (now := time.monotonic()) < give_up and now - self.last_loud < silence_s:
+            time.sleep(0.02)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    proc.kill()
+    proc.wait(START_TIMEOUT_S)
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 @contextmanager

@@ -121,7 +121,8 @@ def test_make_run_downloads_the_model_and_the_session_listens_with_vosk(
                         extra=("--grammar", str(grammar), "--record-dir", str(tmp_path / "heard")))
     try:
         assert running.wait_for(r"Welcome\.", START_TIMEOUT_S) is not None, running.errors[-5:]
-        assert running.wait_for(r"Repetition 1 of 2\. Hold", 60.0) is not None  # a quiet moment to speak in
+        assert running.wait_for(r"Repetition 1 of 2\. Hold", 60.0) is not None, \
+            running.transcript()[-8:]  # a quiet moment to speak in
         assert any(f"Model ready: models/{KOREAN_MODEL}" in line for line in running.transcript()), \
             running.transcript()[:5]
         assert any(f"Listening with Vosk: model {KOREAN_MODEL} found in ./models." in e
@@ -129,7 +130,7 @@ def test_make_run_downloads_the_model_and_the_session_listens_with_vosk(
         user = User(room, clips)
         korean = {"stop": "정지", "yes": "네"}
         for intent, answer in (("stop", r"End the session\?"), ("yes", r"Session finished after")):
-            user.wait_until_coach_is_quiet(running)
+            user.wait_until_coach_is_quiet()
             said = user.say_espeak(korean[intent], Voice("ko+f2", 160))
             assert running.wait_for(answer, 6.0, since=said - 1.0) is not None, \
                 (running.transcript()[-6:], (tmp_path / "heard" / "heard.jsonl").read_text())

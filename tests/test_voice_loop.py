@@ -60,9 +60,9 @@ def test_spoken_commands_drive_a_whole_session(assistant: Assistant, room: Room,
     user.say_until(assistant, "resume", r"Let's carry on\.")
     while_paused = [t for at, t in assistant.lines if at > paused and "you:" not in t]
     assert not any("seconds left" in t or "relax" in t for t in while_paused[:-1]), "the hold waited"
-    assert assistant.wait_for(r"Slide 1 of 1, right leg", 90.0) is not None
+    assert assistant.wait_for(r"Slide 1 of 1, right leg", 90.0) is not None, "\n".join(assistant.transcript()[-12:])
     user.say_until(assistant, "next", r"Slide 1 of 1, left leg|Now change to the left leg")
-    assert assistant.wait_for(r"Begin breathing now", 60.0) is not None
+    assert assistant.wait_for(r"Begin breathing now", 60.0) is not None, "\n".join(assistant.transcript()[-12:])
     user.say_until(assistant, "stop", r"End the session\?")
     user.say_until(assistant, "yes", r"Session finished after")
     assert assistant.wait_for(r"Goodbye", 30.0) is not None

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Final
 
-from tests.room import Room
+from tests.room import Room, RoomEar
 from tests.speech import Voice, padded, synthesize, write_wav
 from tests.voices import DevVoice, speak
 
@@ -39,15 +39,10 @@ asks for 0.8; two runs with the development voices measured 0.75 and 0.92, so 0.
 about every other run. The tally is printed at the end of every run."""
 TALLY: list[tuple[str, int | None]] = []
 """(intent, the try it was acted on at, None when never) of every command the room tests said."""
-SECONDS_PER_WORD: Final = 0.35
-"""About how long the coach takes to say a word (espeak-ng at 175 words a minute, with pauses)."""
 REPLY_PAUSE_S: Final = 1.0
-"""A person's pause between the coach falling silent and their reply. The silence is estimated
-from the printed lines, and a loaded machine starts playing a line later than it prints it: at
-0.5 s, "how long" landed on the end of "Hold the position." in CI, where only the barge-in words
-act (talking over the coach is issue 13's)."""
-QUIET_WAIT_S: Final = 12.0
-"""Longest a person waits for the coach to finish talking before speaking anyway."""
+"""A person's pause between the coach falling silent (heard in the room) and their reply."""
+QUIET_WAIT_S: Final = 15.0
+"""Longest a person waits for the coach to fall silent before speaking anyway."""
 PAIN_ANSWER: Final = r"Stop the exercise now\."
 USER_VOICES: Final = (DevVoice("piper", "joe", "report"), DevVoice("flite", "rms", "report"))
 SAY_IT_AGAIN: Final = {
@@ -105,35 +100,14 @@ class Assistant:
     def wait_for(self, pattern: str, timeout_s: float, since: float = 0.0) -> float | None:
         """Monotonic time of the first line (after `since`) matching `pattern`; None on timeout."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while True:  # looked at once at least: a timeout of 0 asks "has it been said already?"
             with self._lock:
                 for at, text in self.lines:
                     if at >= since and re.search(pattern, text):
                         return at
-            if self.proc.poll() is not None:
-                break
+            if self.proc.poll() is not None or time.monotonic() >= deadline:
+                return None
             time.sleep(0.05)
-        return None
-
-    def quiet_from(self, printed_by: float) -> float:
-        """Monotonic time at which the coach will have said the lines printed by then (estimated).
-
-        A line is printed when it is handed to the speaker, not when it is heard. An urgent one
-        ("!", such as "End the session?") cuts off whatever was still to be said, so only it
-        counts from then on: a person answers the question when it has been asked, not when
-        the cut-off sentence would have ended (seconds later, after the question had expired).
-        """
-        ends = 0.0
-        with self._lock:
-            for at, text in self.lines:
-                if at > printed_by:
-                    break
-                said = re.match(r"^\[\s*[0-9.]+\]([ !])(.*)$", text)
-                if said and not said.group(2).startswith("you: "):
-                    if said.group(1) == "!":
-                        ends = at
-                    ends = max(ends, at) + SECONDS_PER_WORD * len(said.group(2).split())
-        return ends
 
     def decisions(self) -> list[dict[str, object]]:
         """The lines of --record-dir's heard.jsonl so far."""
@@ -171,6 +145,7 @@ class User:
         self.clips = clips
         self.attempts: list[tuple[str, int]] = []
         """(intent, how many times it was said before it was acted on)."""
+        self.ear = RoomEar(room)
 
     def clip(self, phrase: str, voice: DevVoice = USER_VOICES[0]) -> Path:
         path = self.clips / f"{voice.label}-{phrase.replace(' ', '_')}.wav"
@@ -192,14 +167,10 @@ class User:
         subprocess.run(["paplay", f"--device={self.room.sink}", str(path)], env=self.room.env, check=True, timeout=30)
         return time.monotonic()
 
-    def wait_until_coach_is_quiet(self, assistant: Assistant) -> None:
-        """As a person does: let the coach finish what it is saying now before speaking.
-
-        What it starts saying after that is not waited for: a person does not wait forever.
-        """
-        quiet = min(assistant.quiet_from(printed_by=time.monotonic()) + REPLY_PAUSE_S,
-                    time.monotonic() + QUIET_WAIT_S)
-        time.sleep(max(0.0, quiet - time.monotonic()))
+    def wait_until_coach_is_quiet(self) -> None:
+        """As a person does: let the coach finish talking (a pause of REPLY_PAUSE_S heard in the
+        room) before speaking; after QUIET_WAIT_S, speak anyway."""
+        self.ear.wait_for_silence(REPLY_PAUSE_S, QUIET_WAIT_S)
 
     def say_until(self, assistant: Assistant, intent: str, answer: str, tries: int = TRIES) -> float:
         """Say it (in other words, in another voice) until the assistant's `answer` appears; its time.
@@ -209,23 +180,27 @@ class User:
         trying again. Every try counts in TALLY.
         """
         phrases = SAY_IT_AGAIN.get(intent, (intent,))
+        looked_from = time.monotonic()
         for attempt in range(tries):
             phrase = phrases[attempt % len(phrases)]
-            self.wait_until_coach_is_quiet(assistant)
-            began = time.monotonic()
+            self.wait_until_coach_is_quiet()
             said = self.say(phrase, USER_VOICES[(attempt // len(phrases)) % len(USER_VOICES)])
             at = assistant.wait_for(answer, ANSWER_TIMEOUT_S, since=said - 1.0)
             if at is not None:
                 self.attempts.append((intent, attempt + 1))
                 TALLY.append((intent, attempt + 1))
                 return at
-            # Looked for since the person began: a stop heard from the first words is printed before
-            # the clip has finished playing (seen in CI: "next step" heard as "stop").
-            if intent not in ("resume", "stop", "yes", "no") and assistant.wait_for(PAIN_ANSWER, 0.0, since=began):
+            # What the coach asked since the person last looked, whatever it was taken from: the
+            # person's words ("next step" heard as "stop", printed before the clip had ended) or
+            # something else in the room.
+            asked_pain = assistant.wait_for(PAIN_ANSWER, 0.0, since=looked_from)
+            asked_stop = assistant.wait_for(r"End the session\?", 0.0, since=looked_from)
+            if intent not in ("resume", "stop", "yes", "no") and asked_pain is not None:
                 self.say_until(assistant, "resume", r"Let's carry on\.", tries)
-            if intent not in ("stop", "yes", "no") and assistant.wait_for(r"End the session\?", 0.0, since=began):
-                # heard as a stop ("next step" as "stop"): a person says no, then what they meant
+            if intent not in ("stop", "yes", "no") and asked_stop is not None:
+                # a person says no, then what they meant
                 self.say_until(assistant, "no", r"Good\. Let's carry on\.", tries)
+            looked_from = time.monotonic()
         TALLY.append((intent, None))
         heard = [(d["heard"], d["reason"], d["coach_speaking"]) for d in assistant.decisions()[-6:]]
         raise AssertionError(f"'{intent}' was never acted on ({answer!r}); transcript: {assistant.transcript()[-20:]}; "

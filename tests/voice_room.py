@@ -158,8 +158,7 @@ class User:
 
     def say(self, phrase: str, voice: DevVoice = USER_VOICES[0]) -> float:
         """Play the phrase into the room; returns when it has been said (monotonic time)."""
-        subprocess.run(["paplay", f"--device={self.room.sink}", str(self.clip(phrase, voice))],
-                       env=self.room.env, check=True, timeout=30)
+        self.room.play_whole(self.clip(phrase, voice))
         return time.monotonic()
 
     def say_espeak(self, text: str, voice: Voice) -> float:
@@ -167,7 +166,7 @@ class User:
         path = self.clips / f"espeak-{voice.label}-{hashlib.sha1(text.encode()).hexdigest()[:12]}.wav"
         if not path.exists():
             write_wav(path, padded(synthesize(text, voice, self.clips), 0.1, 0.2))
-        subprocess.run(["paplay", f"--device={self.room.sink}", str(path)], env=self.room.env, check=True, timeout=30)
+        self.room.play_whole(path)
         return time.monotonic()
 
     def wait_until_coach_is_quiet(self) -> None:

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Final, Protocol, TypeAlias
 
 from assistant.audio import BYTES_PER_SAMPLE, RATE_HZ, AudioBlock
-from assistant.commands import UNKNOWN_WORD, Command, Grammar
+from assistant.commands import UNKNOWN_WORD, Command, Grammar, Intent
 from assistant.errors import ModelError
+from assistant.verifier import CONTEXT_BYTES, MIN_AGREEMENT, MIN_ALONE, NEVER_DROPPED, Verifier
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ class HearingSettings:
     """PocketSphinx: listen for the grammar's decoys too. For the two wake phrases of `serve`,
     which alone would take in everything a household says; not for the commands, where decoys
     chosen on one set of voices took real commands from others."""
+    second_opinion: bool = True
+    """PocketSphinx: ask the speech embedding of `assistant/verifier.py` about every utterance
+    (not with decoys: it was trained on the commands, not on the wake phrases)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence <= 1.0:
@@ -577,6 +581,10 @@ class SphinxRecognizer:
         self._in_utt = False
         self._speech = bytearray()
         """The utterance so far, decoded when the endpointer says it ended."""
+        self._recent = bytearray()
+        """The last audio given to the endpointer, for the second opinion."""
+        self.verifier: Verifier | None = None
+        """The second opinion (settings.second_opinion), loaded with the decoder."""
 
     @property
     def name(self) -> str:
@@ -623,6 +631,8 @@ class SphinxRecognizer:
         self._phones = {p: sum(len(decoder.lookup_word(w).split()) for w in p.split()) for p in commands}
         self._decoder = decoder
         self._endpointer = _endpointer()
+        if self.settings.second_opinion and not self.settings.decoys and self.verifier is None:
+            self.verifier = Verifier()
         _LOGGER.info("Loaded PocketSphinx in %.1f s", time.perf_counter() - began)
 
     def accept(self, block: AudioBlock) -> list[Command]:
@@ -639,6 +649,8 @@ class SphinxRecognizer:
     def _frame(self, frame: bytes) -> list[Command]:
         ep = self._endpointer
         self._fed_s += len(frame) / BYTES_PER_SAMPLE / RATE_HZ
+        self._recent += frame
+        del self._recent[:max(0, len(self._recent) - CONTEXT_BYTES)]
         was_in_speech = ep.in_speech
         speech = ep.process(frame)
         if speech is None:
@@ -677,19 +689,45 @@ class SphinxRecognizer:
                  for s in self._decode(speech, "over speech" if self._over_speech_in_utt else "commands")
                  if not s.word.startswith(("<", "[", "(")) and s.start_frame >= 0
                  for token in s.word.split("(")[0].split()]
-        phrase = " ".join(w.text for w in words)
         with_decoys = self._over_speech_in_utt or self.settings.decoys
+        command, reason = self._verdict(speech, words, with_decoys, now)
+        if self.verifier is not None and not with_decoys:
+            command, reason = self._second_opinion(command, reason, words, now)
+        return self._decided(speech, words, command, reason)
+
+    def _verdict(self, speech: bytes, words: list[Word], with_decoys: bool, now: float) -> tuple[Command | None, str]:
+        """The grammar's command, unless the utterance is talk forced onto it."""
+        phrase = " ".join(w.text for w in words)
         outside = speech_outside(words, self._utt_start_s, speech) if with_decoys else 0.0
         if outside > _MAX_SPEECH_OUTSIDE_S:
-            return self._decided(speech, words, None, f"talk: {outside:.2f} s of sound outside '{phrase}'")
+            return None, f"talk: {outside:.2f} s of sound outside '{phrase}'"
         if phrase in self._phones and not with_decoys:
             phones = sum(1 for s in self._decode(speech, "phones") if s.word not in _FILLERS
                          and not s.word.startswith("+"))
             if phones > MAX_EXTRA_PHONES * self._phones[phrase]:
-                return self._decided(speech, words, None,
-                                     f"talk: {phones} phones, '{phrase}' has {self._phones[phrase]}")
-        command, reason = judge(words, self.grammar, self.settings, now)
-        return self._decided(speech, words, command, reason)
+                return None, f"talk: {phones} phones, '{phrase}' has {self._phones[phrase]}"
+        return judge(words, self.grammar, self.settings, now)
+
+    def _second_opinion(self, command: Command | None, reason: str, words: list[Word],
+                        now: float) -> tuple[Command | None, str]:
+        """Drop a command the embedding finds unlikely; take one it is sure of where the grammar
+        found none (assistant/verifier.py)."""
+        assert self.verifier is not None
+        opinion = self.verifier.hear(bytes(self._recent))
+        if command is not None:
+            p = opinion.of(command.intent.value)
+            if p >= MIN_AGREEMENT or command.intent.value in NEVER_DROPPED:
+                return command, reason
+            return None, f"second opinion: {command.intent.value} only {p:.2f}"
+        intent, p = opinion.best
+        if p < MIN_ALONE:
+            return None, reason
+        heard = " ".join(w.text for w in words)
+        phrase = heard if self.grammar.phrases.get(heard) == intent else self.grammar.phrases_for(Intent(intent))[0]
+        start_s = words[0].start_s if words else self._utt_start_s
+        end_s = words[-1].end_s if words else now
+        return (Command(Intent(intent), phrase, round(p, 3), round(start_s, 3), round(end_s, 3), round(now, 3)),
+                f"second opinion: {intent} {p:.2f} ({reason})")
 
     def _decided(self, speech: bytes, words: list[Word], command: Command | None, reason: str) -> list[Command]:
         heard = " ".join(w.text for w in words)
@@ -724,6 +762,7 @@ class SphinxRecognizer:
         self._buffer = b""
         self._clock = _StreamClock()
         self._fed_s = 0.0
+        self._recent = bytearray()
 
 
 def recognize_blocks(recognizer: Recognizer, blocks: Sequence[AudioBlock] | Any) -> list[Command]:

@@ -15,7 +15,8 @@ import pytest
 
 from assistant.audio import WavSource
 from assistant.commands import Command, Grammar, Intent
-from assistant.listening import SphinxRecognizer, recognize_blocks
+from assistant.listening import HearingSettings, SphinxRecognizer, recognize_blocks
+from assistant.verifier import NONE, Verifier
 from tests.speech import Voice, make_clip, routine_sentences
 from tests.voices import DevVoice, VoiceClip, dev_clip
 
@@ -25,7 +26,7 @@ VOICES: Final = (DevVoice("piper", "joe", "report"), DevVoice("flite", "rms", "r
 # Measured on this set (74 phrases x 2 voices, normal rate): see the test docstrings.
 MIN_ACCURACY: Final = 0.93
 MAX_WRONG: Final = 0.05
-MAX_FALSE_SENTENCES: Final = 0.25
+MAX_FALSE_SENTENCES: Final = 0.12
 
 
 def _hear(recognizer: SphinxRecognizer, clip: VoiceClip) -> list[Command]:
@@ -49,7 +50,8 @@ def test_a_command_said_once_is_heard_as_its_intent(sphinx: SphinxRecognizer, en
                                                     speech_dir: Path) -> None:
     """Every phrase, each voice once: nearly all heard right at the first try, few as another command.
 
-    Measured: 98% right, 2% wrong (bench/RESULTS.md has the other rates and noises).
+    Measured: 96% to 98% right (Piper differs a little from one synthesis to the next), 2% wrong
+    (bench/RESULTS.md has the other rates and noises).
     """
     right = wrong = 0
     per_intent: Counter[Intent] = Counter()
@@ -75,13 +77,44 @@ def test_the_coachs_own_sentences_are_seldom_taken_for_a_command(sphinx: SphinxR
     """The assistant's own sentences ("say pause at any time...") are talk, not commands.
 
     This is the recognizer alone: in a session, echo cancellation and the rule that a command
-    must not be a word of the sentence being said stop the rest. Measured: 33 of 178
-    sentences (short ones: "Relax your shoulders." -> "louder").
+    must not be a word of the sentence being said stop the rest. Measured: 11 of 178
+    sentences (33 before the second opinion), short ones: "Keep your neck long.".
     """
     sentences = routine_sentences()
     with_commands = [s for s in sentences if _hear(sphinx, dev_clip(s, VOICES[0], speech_dir))]
     print(f"PocketSphinx: {len(with_commands)} of {len(sentences)} sentences gave a command: {with_commands}")
     assert len(with_commands) / len(sentences) <= MAX_FALSE_SENTENCES
+
+
+OTHER_SHORT_WORDS: Final = ("huh", "oops", "wow", "great", "perfect", "anyway", "goodness",
+                             "honestly", "uh huh", "brilliant", "okay then")
+"""Words a person on the mat says to themself; none of them is in the development set, which the
+second opinion (assistant/verifier.py) was trained on."""
+
+
+def test_the_second_opinion_takes_fewer_short_words_for_commands(english: Grammar, sphinx: SphinxRecognizer,
+                                                                 speech_dir: Path) -> None:
+    """"Wow", "oops", "honestly" said alone are not commands. Alone, they are as short as a
+    command, so the grammar finds the nearest one; the second opinion drops some of those.
+
+    Measured on the same clips: 14 to 17 of 22 gave a command, 20 without the second opinion
+    (Piper's voice differs a little from one synthesis to the next). The development set's
+    short words are worse than plain PocketSphinx still (bench/RESULTS.md).
+    """
+    grammar_alone = SphinxRecognizer(english, HearingSettings(second_opinion=False))
+    clips = [dev_clip(word, voice, speech_dir) for word in OTHER_SHORT_WORDS for voice in VOICES]
+    heard = {f"{c.text} ({c.path.name})": [x.phrase for x in _hear(sphinx, c)] for c in clips}
+    alone = {f"{c.text} ({c.path.name})": [x.phrase for x in _hear(grammar_alone, c)] for c in clips}
+    taken, taken_alone = sum(map(bool, heard.values())), sum(map(bool, alone.values()))
+    print(f"PocketSphinx: {taken} of {len(clips)} short words gave a command ({taken_alone} without "
+          f"the second opinion): {heard}")
+    assert taken < taken_alone, (heard, alone)
+
+
+def test_the_second_opinion_knows_every_intent() -> None:
+    """A command the verifier has no class for would always be dropped: its weights must be
+    trained again (bench/train_verifier.py) whenever an intent is added."""
+    assert set(Verifier().classes) == {i.value for i in Intent} | {NONE}
 
 
 def test_a_command_carries_its_stream_times(sphinx: SphinxRecognizer, speech_dir: Path) -> None:

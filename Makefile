@@ -24,7 +24,7 @@ APT_PACKAGES := espeak-ng libportaudio2 libatomic1 libspeexdsp1 pulseaudio pulse
 # festival's ked voice: the rest of the development set (bench/devset.py; not needed by the tests).
 BENCH_APT_PACKAGES := festival festvox-kdlpc16k
 
-.PHONY: run test test-pi system lint typecheck unit diagram clean bench-hearing
+.PHONY: run test test-pi system lint typecheck unit diagram clean bench-hearing train-verifier
 
 run: $(VENV)/.installed
 	@if [ "$(MODEL_DOWNLOAD)" != no ]; then $(BIN)/assistant model download --if-missing $(MODEL); fi
@@ -82,6 +82,14 @@ bench-hearing: $(VENV)/.installed-test
 	$(MAKE) system APT_PACKAGES="$(BENCH_APT_PACKAGES)"
 	$(BIN)/python bench/devset.py
 	$(BIN)/python bench/hearing.py --half report
+
+# The second opinion's weights (assistant/verifier.npz, committed) from the tune half of the
+# development set; bench/train_verifier.py --check holds each tune voice out in turn instead.
+train-verifier: $(VENV)/.installed-test
+	$(MAKE) system APT_PACKAGES="$(BENCH_APT_PACKAGES)"
+	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/python bench/devset.py
+	$(BIN)/python bench/train_verifier.py
 
 diagram: $(VENV)/.installed-test
 	$(BIN)/assistant diagram --out docs/session.svg

@@ -632,7 +632,12 @@ class SphinxRecognizer:
         self._decoder = decoder
         self._endpointer = _endpointer()
         if self.settings.second_opinion and not self.settings.decoys and self.verifier is None:
-            self.verifier = Verifier()
+            verifier = Verifier()
+            if verifier.knows(self.grammar):
+                self.verifier = verifier
+            else:
+                _LOGGER.info("No second opinion: it was trained on grammars/en.json, not on this grammar "
+                             "(make train-verifier trains it again).")
         _LOGGER.info("Loaded PocketSphinx in %.1f s", time.perf_counter() - began)
 
     def accept(self, block: AudioBlock) -> list[Command]:

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from assistant.audio import BYTES_PER_SAMPLE
+from assistant.commands import Grammar
 
 WEIGHTS: Final = Path(__file__).with_name("verifier.npz")
 _CHUNK_SAMPLES: Final = 1280
@@ -120,6 +121,8 @@ class Verifier:
     def __init__(self, weights: Path = WEIGHTS, embedder: Embedder | None = None) -> None:
         with np.load(weights, allow_pickle=False) as data:
             self.classes: list[str] = [str(c) for c in data["classes"]]
+            self.phrases: frozenset[str] = frozenset(str(p) for p in data["phrases"])
+            """The grammar it was trained on, as "phrase=intent"."""
             self._mean = data["mean"]
             self._scale = data["scale"]
             self._coef = data["coef"]
@@ -132,6 +135,11 @@ class Verifier:
         p = np.exp(logits - logits.max())
         p /= p.sum()
         return Opinion(dict(zip(self.classes, (float(x) for x in p), strict=True)))
+
+    def knows(self, grammar: Grammar) -> bool:
+        """Whether it was trained on exactly these phrases and intents (a phrase it never heard
+        would be dropped as unlikely)."""
+        return self.phrases == {f"{p}={i.value}" for p, i in grammar.phrases.items()}
 
     def hear(self, context: bytes) -> Opinion:
         """The opinion on the utterance that ends where `context` (16 kHz int16) ends."""

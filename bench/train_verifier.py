@@ -134,7 +134,10 @@ def fit(rows: list[Example]) -> Any:
 
 
 def save(scaler: Any, model: Any, out: Path) -> None:
-    np.savez_compressed(out, classes=np.array(model.classes_, dtype=str), mean=scaler.mean_.astype(np.float32),
+    grammar = load_grammar()
+    np.savez_compressed(out, classes=np.array(model.classes_, dtype=str),
+                        phrases=np.array(sorted(f"{p}={i.value}" for p, i in grammar.phrases.items()), dtype=str),
+                        mean=scaler.mean_.astype(np.float32),
                         scale=scaler.scale_.astype(np.float32), coef=model.coef_.astype(np.float32),
                         intercept=model.intercept_.astype(np.float32))
 

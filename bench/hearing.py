@@ -170,6 +170,40 @@ def tables(results: dict[str, list[Outcome]]) -> None:
           "is the clip's tail, not a figure to compare.")
 
 
+def second_opinion_cost(folder: Path, clips: list[DevClip], n: int = 200) -> None:
+    """The second opinion's time per utterance (it runs when an utterance ends, so it adds to
+    the wall-clock latency, which the stream-time figure above does not count), beside
+    PocketSphinx decoding the same command clip whole, in the same process and run."""
+    from assistant.verifier import CONTEXT_BYTES, Verifier
+
+    verifier = Verifier()
+    decoder = PlainSphinx().decoder
+
+    def decode(pcm: bytes) -> None:
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+
+    chosen = [c for c in clips if c.expected and c.condition == "floor"][:n]
+    timing: dict[str, list[tuple[float, float]]] = {"second opinion": [], "PocketSphinx decode": []}
+    for clip in chosen:
+        _, samples = read_wav(folder / clip.file)
+        pcm = to_pcm16(samples)
+        end = int(min(clip.speech_end_s + 0.3, len(samples) / RATE_HZ) * RATE_HZ) * 2
+        for name in timing:
+            wall, cpu = time.perf_counter(), time.process_time()
+            if name == "second opinion":
+                verifier.hear(pcm[max(0, end - CONTEXT_BYTES):end])
+            else:
+                decode(pcm)
+            timing[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    print(f"\n### The second opinion's cost ({len(chosen)} command clips over the floor)\n")
+    print("| per utterance, median | wall ms | CPU ms |\n|---|---|---|")
+    for name, values in timing.items():
+        print(f"| {name} | {statistics.median(v[0] for v in values) * 1000:.0f} | "
+              f"{statistics.median(v[1] for v in values) * 1000:.0f} |")
+
+
 def confusions(results: dict[str, list[Outcome]]) -> None:
     """The commonest mistakes of each engine: phrase said (or kind of talk) -> phrase heard."""
     from collections import Counter
@@ -217,6 +251,8 @@ def main() -> None:
         results[engine] = run(engine, args.devset, clips, overrides)
         print(f"{engine}: {time.monotonic() - began:.0f} s", file=sys.stderr)
     tables(results)
+    if "bundled" in results:
+        second_opinion_cost(args.devset, clips)
     if args.confusions:
         confusions(results)
 

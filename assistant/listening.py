@@ -632,12 +632,18 @@ class SphinxRecognizer:
         self._decoder = decoder
         self._endpointer = _endpointer()
         if self.settings.second_opinion and not self.settings.decoys and self.verifier is None:
-            verifier = Verifier()
-            if verifier.knows(self.grammar):
-                self.verifier = verifier
+            try:
+                verifier = Verifier()
+            except (ImportError, OSError, AttributeError, ValueError, KeyError) as err:
+                # the ear still works without it, as it did before the second opinion
+                _LOGGER.warning("Listening without the second opinion: it cannot be loaded (%s); "
+                                "reinstall with: make run", err)
             else:
-                _LOGGER.info("No second opinion: it was trained on grammars/en.json, not on this grammar "
-                             "(make train-verifier trains it again).")
+                if verifier.knows(self.grammar):
+                    self.verifier = verifier
+                else:
+                    _LOGGER.info("No second opinion: it was trained on grammars/en.json, not on this "
+                                 "grammar (make train-verifier trains it again).")
         _LOGGER.info("Loaded PocketSphinx in %.1f s", time.perf_counter() - began)
 
     def accept(self, block: AudioBlock) -> list[Command]:

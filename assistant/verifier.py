@@ -3,11 +3,11 @@
 PocketSphinx's bundled acoustic model mixes commands up ("start" heard as "slower") and takes
 short talk and the coach's sentences for commands. openWakeWord's embedding model (trained by
 Google on a large amount of real speech, for telling keywords apart; it ships in the
-pyopen-wakeword wheel) turns the last two seconds of audio into 16 vectors. A logistic
-regression over them, trained on the tune half of the development set (`bench/train_verifier.py`;
-docs/listening.md), gives every intent, and "none", a probability. `SphinxRecognizer` drops a
-command the second opinion finds unlikely, and takes one the grammar missed when the second
-opinion is sure.
+pyopen-wakeword wheel) turns audio into a vector every 80 ms. A logistic regression over four of
+them, up to the end of an utterance, trained on the tune half of the development set
+(`bench/train_verifier.py`; docs/listening.md), gives every intent, and "none", a probability.
+`SphinxRecognizer` drops a command the second opinion finds unlikely, and takes one the grammar
+missed when the second opinion is sure.
 """
 
 from __future__ import annotations

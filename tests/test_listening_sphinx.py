@@ -125,6 +125,24 @@ def test_the_second_opinion_was_trained_on_the_grammar(english: Grammar, sphinx:
     assert without.verifier is None
 
 
+def test_without_its_second_opinion_the_ear_still_hears(english: Grammar, speech_dir: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A broken or missing pyopen-wakeword costs the second opinion, not the session: one
+    warning says what to do, and commands are heard as before it existed."""
+    def cannot_load() -> None:
+        raise ImportError("No module named 'pyopen_wakeword'")
+
+    monkeypatch.setattr("assistant.listening.Verifier", cannot_load)
+    recognizer = SphinxRecognizer(english)
+    with caplog.at_level("WARNING"):
+        recognizer.load()
+    assert recognizer.verifier is None
+    assert "Listening without the second opinion" in caplog.text and "make run" in caplog.text
+    (command,) = _hear(recognizer, make_clip("skip exercise", Voice("en-us+f3", 150), speech_dir))
+    assert command.intent is Intent.SKIP
+
+
 def test_a_command_carries_its_stream_times(sphinx: SphinxRecognizer, speech_dir: Path) -> None:
     """Start and end are where the speech is in the file; it is reported after it ends."""
     clip = make_clip("skip exercise", Voice("en-us+f3", 150), speech_dir)  # espeak-ng: exact speech times

@@ -733,6 +733,9 @@ class SphinxRecognizer:
         intent, p = opinion.best
         if p < MIN_ALONE:
             return None, reason
+        if now - self._utt_start_s > self.settings.max_utterance_s:
+            # its window holds the last 1.7 s: of a longer utterance, talk, it sees only the end
+            return None, reason
         heard = " ".join(w.text for w in words)
         phrase = heard if self.grammar.phrases.get(heard) == intent else self.grammar.phrases_for(Intent(intent))[0]
         start_s = words[0].start_s if words else self._utt_start_s

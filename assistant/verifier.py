@@ -48,7 +48,7 @@ MIN_AGREEMENT: Final = 0.02
 this. Chosen on the tune half, one voice held out at a time (docs/listening.md)."""
 MIN_ALONE: Final = 0.7
 """An utterance the grammar made nothing of is taken as the second opinion's intent when it gives
-that intent at least this."""
+that intent at least this (and the utterance is short enough to be a command said on its own)."""
 NEVER_DROPPED: Final = frozenset({"stop", "pause", "pain"})
 """The safety intents are never dropped: a "stop" not heard is worse than one heard in error
 (the session asks "End the session?" before it ends)."""

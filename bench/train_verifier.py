@@ -162,7 +162,8 @@ def check(per_clip: list[tuple[DevClip, list[Utterance]]]) -> None:
             opinions = [dict(zip(classes, p, strict=True)) for p in
                         model.predict_proba(scaler.transform(np.array([u[2] for u in asked])))] if asked else []
             for g in GRID:
-                heard = [i for u, p in zip(asked, opinions, strict=True) if (i := decide(u[4], p, *g))]
+                heard = [i for u, p in zip(asked, opinions, strict=True)
+                         if (i := decide(u[4], p, *g, length_s=u[1] - u[0]))]
                 c = counts[g]
                 if clip.kind == "command":
                     c["clips"] += 1
@@ -182,13 +183,15 @@ def check(per_clip: list[tuple[DevClip, list[Utterance]]]) -> None:
 CONDITIONS = ("clean", "floor", "reverb", "20 dB", "10 dB", "5 dB")
 
 
-def decide(grammar_intent: str | None, p: dict[str, float], min_agreement: float, min_alone: float) -> str | None:
+def decide(grammar_intent: str | None, p: dict[str, float], min_agreement: float, min_alone: float,
+           length_s: float) -> str | None:
     """What SphinxRecognizer._second_opinion does with one utterance."""
     if grammar_intent is not None:
         keep = p.get(grammar_intent, 0.0) >= min_agreement or grammar_intent in NEVER_DROPPED
         return grammar_intent if keep else None
     best = max((k for k in p if k != NONE), key=p.__getitem__)
-    return best if p[best] >= min_alone else None
+    alone = p[best] >= min_alone and length_s <= HearingSettings().max_utterance_s
+    return best if alone else None
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from typing import Any, Final, Protocol, TypeAlias
 from assistant.audio import BYTES_PER_SAMPLE, RATE_HZ, AudioBlock
 from assistant.commands import UNKNOWN_WORD, Command, Grammar, Intent
 from assistant.errors import ModelError
-from assistant.verifier import CONTEXT_BYTES, MIN_AGREEMENT, MIN_ALONE, NEVER_DROPPED, Verifier
+from assistant.verifier import CONTEXT_BYTES, Verifier, verdict
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -725,17 +725,15 @@ class SphinxRecognizer:
         found none (assistant/verifier.py)."""
         assert self.verifier is not None
         opinion = self.verifier.hear(bytes(self._recent))
+        intent = verdict(opinion, command.intent.value if command else None, now - self._utt_start_s,
+                         self.settings.max_utterance_s)
         if command is not None:
-            p = opinion.of(command.intent.value)
-            if p >= MIN_AGREEMENT or command.intent.value in NEVER_DROPPED:
+            if intent is not None:
                 return command, reason
-            return None, f"second opinion: {command.intent.value} only {p:.2f}"
-        intent, p = opinion.best
-        if p < MIN_ALONE:
+            return None, f"second opinion: {command.intent.value} only {opinion.of(command.intent.value):.2f}"
+        if intent is None:
             return None, reason
-        if now - self._utt_start_s > self.settings.max_utterance_s:
-            # its window holds the last 1.7 s: of a longer utterance, talk, it sees only the end
-            return None, reason
+        p = opinion.of(intent)
         heard = " ".join(w.text for w in words)
         phrase = heard if self.grammar.phrases.get(heard) == intent else self.grammar.phrases_for(Intent(intent))[0]
         start_s = words[0].start_s if words else self._utt_start_s

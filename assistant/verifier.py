@@ -73,6 +73,19 @@ class Opinion:
         return self.probabilities.get(intent, 0.0)
 
 
+def verdict(opinion: Opinion, grammar_intent: str | None, length_s: float, max_length_s: float,
+            min_agreement: float = MIN_AGREEMENT, min_alone: float = MIN_ALONE) -> str | None:
+    """The intent to act on, or None: the grammar's, unless the second opinion finds it unlikely
+    (the safety intents always stand); where the grammar found none, the second opinion's when it
+    is sure and the utterance is short enough to be a command said on its own (its window holds
+    the last 1.7 s: of longer talk it sees only the end)."""
+    if grammar_intent is not None:
+        keep = opinion.of(grammar_intent) >= min_agreement or grammar_intent in NEVER_DROPPED
+        return grammar_intent if keep else None
+    intent, p = opinion.best
+    return intent if p >= min_alone and length_s <= max_length_s else None
+
+
 class Embedder:
     """openWakeWord's mel spectrogram and speech-embedding models (TensorFlow Lite, in the
     pyopen-wakeword wheel), run only for the vectors the classifier reads.

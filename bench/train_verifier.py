@@ -34,7 +34,6 @@ from assistant.audio import WavSource  # noqa: E402
 from assistant.commands import Intent, load_grammar  # noqa: E402
 from assistant.listening import HearingSettings, SphinxRecognizer, recognize_blocks  # noqa: E402
 from assistant.verifier import (  # noqa: E402
-    NEVER_DROPPED,
     NONE,
     READ,
     READ_BEFORE,
@@ -42,6 +41,7 @@ from assistant.verifier import (  # noqa: E402
     Embedder,
     Opinion,
     Verifier,
+    verdict,
 )
 from bench.devset import DevClip, load  # noqa: E402
 
@@ -185,13 +185,8 @@ CONDITIONS = ("clean", "floor", "reverb", "20 dB", "10 dB", "5 dB")
 
 def decide(grammar_intent: str | None, p: dict[str, float], min_agreement: float, min_alone: float,
            length_s: float) -> str | None:
-    """What SphinxRecognizer._second_opinion does with one utterance."""
-    if grammar_intent is not None:
-        keep = p.get(grammar_intent, 0.0) >= min_agreement or grammar_intent in NEVER_DROPPED
-        return grammar_intent if keep else None
-    best = max((k for k in p if k != NONE), key=p.__getitem__)
-    alone = p[best] >= min_alone and length_s <= HearingSettings().max_utterance_s
-    return best if alone else None
+    """What SphinxRecognizer._second_opinion does with one utterance (assistant.verifier.verdict)."""
+    return verdict(Opinion(p), grammar_intent, length_s, HearingSettings().max_utterance_s, min_agreement, min_alone)
 
 
 def main() -> None:

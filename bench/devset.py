@@ -6,7 +6,9 @@ voices that are not only espeak-ng, in the rooms and noises a mat is in.
 Writes one WAV per clip and `manifest.jsonl` (one JSON line per clip: file, text, expected
 intent or "nothing", voice, half, rate, condition, noise, kind, speech_start_s, speech_end_s), so
 that `assistant recognize DIR` and bench/hearing.py can score the folder. Deterministic: the
-same command makes the same audio (synthesis is cached under the folder's tts/).
+same command makes the same audio (synthesis is cached under the folder's tts/, and Piper's
+random choices are seeded per phrase, tests/voices.py; a set made before 2026-12-08 drew them
+unseeded, so made again its Piper clips differ).
 
 Voices are split in two halves: choices are made on `tune`, figures are reported on
 `report` (docs/listening.md, "How the ear was chosen"). Nothing of what the project's

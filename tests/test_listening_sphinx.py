@@ -50,8 +50,8 @@ def test_a_command_said_once_is_heard_as_its_intent(sphinx: SphinxRecognizer, en
                                                     speech_dir: Path) -> None:
     """Every phrase, each voice once: nearly all heard right at the first try, few as another command.
 
-    Measured: 96% to 98% right (Piper differs a little from one synthesis to the next), 2% wrong
-    (bench/RESULTS.md has the other rates and noises).
+    Measured: 98% right, 2% wrong, with Piper seeded per phrase (96% to 98% when it was not;
+    bench/RESULTS.md has the other rates and noises).
     """
     right = wrong = 0
     per_intent: Counter[Intent] = Counter()
@@ -97,8 +97,8 @@ def test_the_second_opinion_takes_fewer_short_words_for_commands(english: Gramma
     """"Wow", "oops", "honestly" said alone are not commands. Alone, they are as short as a
     command, so the grammar finds the nearest one; the second opinion drops some of those.
 
-    Measured on the same clips: 14 to 17 of 22 gave a command, 20 without the second opinion
-    (Piper's voice differs a little from one synthesis to the next). The development set's
+    Measured on the same clips: 16 of 22 gave a command, 20 without the second opinion (14 to
+    17 while Piper was not seeded per phrase). The development set's
     short words are worse than plain PocketSphinx still (bench/RESULTS.md).
     """
     grammar_alone = SphinxRecognizer(english, HearingSettings(second_opinion=False))
